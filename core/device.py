@@ -1,0 +1,36 @@
+"""Pick the compute device in one place: CUDA, then Apple's MPS, then the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(choice: str | torch.device | None = "auto") -> torch.device:
+    """'auto' takes the fastest available device; asking for an absent GPU raises ValueError."""
+    if isinstance(choice, torch.device):
+        return choice
+    choice = (choice or "auto").lower()
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("No CUDA GPU is available here; choose the CPU (or 'auto').")
+    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("Apple's Metal (MPS) GPU is not available here; choose the CPU (or 'auto').")
+    if choice not in DEVICE_CHOICES and not choice.startswith("cuda:"):
+        raise ValueError(f"Unknown device '{choice}'; use one of {', '.join(DEVICE_CHOICES)}.")
+    return torch.device(choice)
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "GPU (Apple Metal)"
+    return f"CPU ({torch.get_num_threads()} threads)"

@@ -1,0 +1,155 @@
+"""Colour hints: what the user pins, rasterised into the ab + mask planes the colorization sub-net reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from core.color import rgb_to_lab, snap_ab_to_gamut
+
+MAX_RADIUS = 32
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A colour pinned at (x, y) in the original photo's pixel coordinates.
+
+    ``ab`` is the Lab chroma; ``radius`` is the half-size of the square patch in *original* pixels
+    (0 = one pixel). The patch is never smaller than one working-size pixel.
+    """
+
+    x: float
+    y: float
+    ab: tuple[float, float]
+    radius: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.x) and np.isfinite(self.y)):
+            raise ValueError("hint position must be finite")
+        if len(self.ab) != 2 or not all(np.isfinite(v) for v in self.ab):
+            raise ValueError(f"hint colour must be two finite numbers (a, b), got {self.ab!r}")
+        if self.radius < 0:
+            raise ValueError(f"hint radius must be >= 0, got {self.radius}")
+        object.__setattr__(self, "ab", (float(self.ab[0]), float(self.ab[1])))
+
+    @classmethod
+    def from_rgb(cls, x: float, y: float, rgb: Sequence[int] | str, radius: float = 2.0) -> "Hint":
+        """A hint from an sRGB colour (0-255 triple or '#rrggbb'); only its chroma is used."""
+        r, g, b = parse_rgb(rgb)
+        lab = rgb_to_lab(torch.tensor([r, g, b], dtype=torch.float64).view(3, 1, 1) / 255.0)
+        return cls(x, y, (float(lab[1, 0, 0]), float(lab[2, 0, 0])), radius)
+
+    def moved(self, x: float, y: float) -> "Hint":
+        return replace(self, x=float(x), y=float(y))
+
+    def recoloured(self, ab: tuple[float, float]) -> "Hint":
+        return replace(self, ab=(float(ab[0]), float(ab[1])))
+
+    def resized(self, radius: float) -> "Hint":
+        return replace(self, radius=float(min(max(radius, 0.0), MAX_RADIUS)))
+
+    def to_dict(self) -> dict:
+        return {"x": self.x, "y": self.y, "ab": list(self.ab), "radius": self.radius}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Hint":
+        if "ab" in data:
+            return cls(float(data["x"]), float(data["y"]), tuple(data["ab"]), float(data.get("radius", 2.0)))
+        return cls.from_rgb(float(data["x"]), float(data["y"]), data["color"], float(data.get("radius", 2.0)))
+
+
+def parse_rgb(value: Sequence[int] | str) -> tuple[int, int, int]:
+    """'#rrggbb', 'rrggbb' or an (r, g, b) triple of 0-255 integers."""
+    if isinstance(value, str):
+        text = value.strip().lstrip("#")
+        if len(text) != 6:
+            raise ValueError(f"colour {value!r} is not of the form #RRGGBB")
+        try:
+            return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+        except ValueError:
+            raise ValueError(f"colour {value!r} is not of the form #RRGGBB") from None
+    r, g, b = (int(v) for v in value)
+    if not all(0 <= v <= 255 for v in (r, g, b)):
+        raise ValueError(f"colour {tuple(value)!r} has components outside 0-255")
+    return r, g, b
+
+
+def rasterize_hints(
+    hints: Iterable[Hint],
+    original_size: tuple[int, int],
+    working_size: tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hints in original-photo pixels -> (ab (2, h, w), mask (1, h, w)) at the working size.
+
+    ``original_size`` and ``working_size`` are (width, height). Pixel centres map by
+    x_work = (x + 0.5) * w / W - 0.5; later hints win where patches overlap.
+    """
+    W, H = original_size
+    w, h = working_size
+    ab = torch.zeros(2, h, w)
+    mask = torch.zeros(1, h, w)
+    sx, sy = w / W, h / H
+    for hint in hints:
+        cx = (hint.x + 0.5) * sx - 0.5
+        cy = (hint.y + 0.5) * sy - 0.5
+        rx, ry = hint.radius * sx, hint.radius * sy
+        x0, x1 = int(np.floor(cx - rx + 0.5)), int(np.floor(cx + rx + 0.5))
+        y0, y1 = int(np.floor(cy - ry + 0.5)), int(np.floor(cy + ry + 0.5))
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, w - 1), min(y1, h - 1)
+        if x0 > x1 or y0 > y1:
+            continue  # outside the photo
+        ab[0, y0 : y1 + 1, x0 : x1 + 1] = hint.ab[0]
+        ab[1, y0 : y1 + 1, x0 : x1 + 1] = hint.ab[1]
+        mask[0, y0 : y1 + 1, x0 : x1 + 1] = 1.0
+    return ab, mask
+
+
+def sample_hints_from_ab(
+    ab: torch.Tensor,
+    density: float,
+    seed: int = 0,
+    patch: int = 3,
+    L: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sparse hints drawn from a dense ab map (2, h, w): ``density`` = share of pixels that become
+    patch centres (seeded); each patch takes the mean ab under it. Returns (ab planes, mask).
+
+    With ``L`` given, low-chroma samples in very dark or bright areas are skipped (their colour is
+    noise there).
+    """
+    if ab.dim() != 3 or ab.shape[0] != 2:
+        raise ValueError(f"ab must be shaped (2, H, W), got {tuple(ab.shape)}")
+    _, h, w = ab.shape
+    count = int(round(density * h * w))
+    out_ab = torch.zeros_like(ab)
+    mask = torch.zeros(1, h, w, dtype=ab.dtype, device=ab.device)
+    if count <= 0:
+        return out_ab, mask
+    rng = np.random.default_rng(seed)
+    ys = rng.integers(0, h, size=count)
+    xs = rng.integers(0, w, size=count)
+    half = patch // 2
+    pooled = torch.nn.functional.avg_pool2d(ab[None], patch, stride=1, padding=half, count_include_pad=False)[0]
+    keep = torch.ones(count, dtype=torch.bool)
+    if L is not None:
+        lum = L.reshape(-1, h, w)[0][ys, xs]
+        keep = (lum > 3) & (lum < 97)
+    for y, x, k in zip(ys.tolist(), xs.tolist(), keep.tolist()):
+        if not k:
+            continue
+        y0, y1, x0, x1 = max(y - half, 0), min(y + half + 1, h), max(x - half, 0), min(x + half + 1, w)
+        out_ab[:, y0:y1, x0:x1] = pooled[:, y, x, None, None]
+        mask[:, y0:y1, x0:x1] = 1.0
+    return out_ab, mask
+
+
+def snap_hint_to_gamut(hint: Hint, lightness: float) -> Hint:
+    """The same hint with its colour moved, hue kept, into the gamut displayable at ``lightness``."""
+    L = torch.tensor([[[float(lightness)]]], dtype=torch.float64)
+    ab = torch.tensor(hint.ab, dtype=torch.float64).view(2, 1, 1)
+    snapped = snap_ab_to_gamut(L, ab)
+    return hint.recoloured((float(snapped[0, 0, 0]), float(snapped[1, 0, 0])))

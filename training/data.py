@@ -1,0 +1,218 @@
+"""Photo-library datasets: scan a folder tree, decode every photo once into a cache of resized copies,
+then serve random crops as Lab tensors. Each sample is a pure function of (seed, epoch, index), so a
+resumed run sees exactly the batches it would have seen."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from core.color import rgb_to_lab
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif"}
+MIN_SIDE = 64
+GRAY_CHROMA = 4.0  # mean |ab| below this (Lab units) counts as a near-grayscale photo
+
+
+@dataclass
+class ScanReport:
+    """What a scan found: the usable photos, and how many were skipped for which reason."""
+
+    kept: list[Path] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.kept)} photos usable"]
+        parts += [f"{count} skipped ({reason})" for reason, count in sorted(self.skipped.items())]
+        return ", ".join(parts)
+
+
+def find_photos(root: Path | str) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"The photo folder {root} does not exist.")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def _load_square(path: Path, size: int) -> np.ndarray | str:
+    """The photo resized (short side = size) and centre-cropped to size x size RGB, or a skip reason."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if min(image.size) < MIN_SIDE:
+                return "too small"
+            image = image.convert("RGB")
+            image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
+            return np.asarray(image, dtype=np.uint8)
+    except Exception:  # any decoder failure means "unreadable" for a library scan
+        return "unreadable"
+
+
+def mean_chroma(rgb: np.ndarray) -> float:
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+    return float(lab[1:].abs().mean())
+
+
+def _cache_key(files: Sequence[Path], size: int) -> str:
+    digest = hashlib.sha1(str(size).encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path}|{stat.st_size}|{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:16]
+
+
+class PhotoCache:
+    """All usable photos of a library as one uint8 array (N, size, size, 3), memory-mapped from disk."""
+
+    def __init__(self, images: np.ndarray, files: list[Path], report: ScanReport) -> None:
+        self.images = images
+        self.files = files
+        self.report = report
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[1])
+
+    @classmethod
+    def build(
+        cls,
+        root: Path | str,
+        cache_dir: Path | str,
+        size: int = 160,
+        limit: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> "PhotoCache":
+        files = find_photos(root)
+        if limit is not None:
+            files = files[:limit]
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        key = _cache_key(files, size)
+        array_path = cache_dir / f"photos-{key}.npy"
+        index_path = cache_dir / f"photos-{key}.json"
+        if array_path.is_file() and index_path.is_file():
+            index = json.loads(index_path.read_text())
+            report = ScanReport([Path(p) for p in index["kept"]], Counter(index["skipped"]))
+            return cls(np.load(array_path, mmap_mode="r"), report.kept, report)
+
+        report = ScanReport()
+        kept_images: list[np.ndarray] = []
+        for i, path in enumerate(files):
+            result = _load_square(path, size)
+            if isinstance(result, str):
+                report.skipped[result] += 1
+            elif mean_chroma(result) < GRAY_CHROMA:
+                report.skipped["near-grayscale"] += 1
+            else:
+                kept_images.append(result)
+                report.kept.append(path)
+            if progress is not None:
+                progress(i + 1, len(files))
+        if not kept_images:
+            raise ValueError(f"No usable colour photos in {root}: {report.summary()}.")
+        tmp = array_path.with_suffix(".tmp.npy")
+        np.save(tmp, np.stack(kept_images))
+        os.replace(tmp, array_path)
+        index_path.write_text(json.dumps({"kept": [str(p) for p in report.kept], "skipped": dict(report.skipped)}))
+        return cls(np.load(array_path, mmap_mode="r"), report.kept, report)
+
+
+def split_indices(n: int, val_count: int, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed held-out slice for validation; the rest trains."""
+    order = np.random.default_rng(seed).permutation(n)
+    val_count = min(val_count, max(n // 10, 1)) if n > 1 else 0
+    return np.sort(order[val_count:]), np.sort(order[:val_count])
+
+
+@dataclass(frozen=True)
+class Batch:
+    rgb: torch.Tensor  # (N, 3, H, W) in [0, 1]
+    lab: torch.Tensor  # (N, 3, H, W)
+    indices: np.ndarray
+
+    @property
+    def L(self) -> torch.Tensor:
+        return self.lab[:, :1]
+
+    @property
+    def ab(self) -> torch.Tensor:
+        return self.lab[:, 1:]
+
+
+class CropSampler:
+    """Deterministic epochs of random crops and flips over a subset of a PhotoCache.
+
+    ``rank``/``world_size`` shard every epoch's order for DistributedDataParallel: each process
+    reads its own interleaved share of the same permutation.
+    """
+
+    def __init__(
+        self,
+        cache: PhotoCache,
+        indices: np.ndarray,
+        batch_size: int,
+        crop: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        augment: bool = True,
+    ) -> None:
+        if crop > cache.size:
+            raise ValueError(f"crop {crop} is larger than the cached photos ({cache.size})")
+        self.cache = cache
+        self.indices = np.asarray(indices)
+        self.batch_size = batch_size
+        self.crop = crop
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.augment = augment
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return max(len(self.indices) // (self.batch_size * self.world_size), 1)
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.indices)
+        return order[self.rank :: self.world_size]
+
+    def batch(self, epoch: int, position: int) -> Batch:
+        """Batch number ``position`` of ``epoch`` (same answer every time it is asked)."""
+        order = self.epoch_order(epoch)
+        start = (position * self.batch_size) % max(len(order) - self.batch_size + 1, 1)
+        chosen = order[start : start + self.batch_size]
+        crops = []
+        for index in chosen:
+            rng = np.random.default_rng([self.seed, epoch, int(index), 7])
+            image = self.cache.images[index]
+            if self.augment:
+                top = rng.integers(0, self.cache.size - self.crop + 1)
+                left = rng.integers(0, self.cache.size - self.crop + 1)
+            else:
+                top = left = (self.cache.size - self.crop) // 2
+            patch = image[top : top + self.crop, left : left + self.crop]
+            if self.augment and rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            crops.append(np.ascontiguousarray(patch))
+        rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+        return Batch(rgb, rgb_to_lab(rgb), chosen)
+
+    def iterate(self, epoch: int, position: int = 0) -> Iterator[tuple[int, int, Batch]]:
+        """(epoch, position, batch) forever, starting at the given point."""
+        while True:
+            while position < self.batches_per_epoch:
+                yield epoch, position, self.batch(epoch, position)
+                position += 1
+            epoch, position = epoch + 1, 0
