@@ -118,7 +118,13 @@ def _build_encoder(name: str, allow_random: bool):
     encoder = VGG19Encoder()
     path = vgg19_weights_path()
     if path.is_file():
-        encoder.load_torchvision_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        try:
+            encoder.load_torchvision_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as exc:  # a damaged download, or another network's weights
+            raise WeightsError(
+                f"The VGG19 weights file {path} cannot be used ({exc}); download torchvision's "
+                "'vgg19-dcbb9e9d.pth' again, or use the bundled EfficientNet-Lite0 encoder."
+            ) from exc
     elif not allow_random:
         raise WeightsError(
             f"The VGG19 encoder needs torchvision's ImageNet weights file: put 'vgg19-dcbb9e9d.pth' at {path}, "

@@ -19,12 +19,12 @@ import secrets
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import numpy as np
 import tifffile
@@ -248,7 +248,7 @@ def load_photo(path: os.PathLike | str, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     path = Path(path)
     _check_readable_file(path)
     try:
-        with _open_with_pillow(path) as image:
+        with _open_with_pillow(path, max_pixels) as image:
             _check_pixel_count(path, image.width * image.height, max_pixels)
             pixels, bit_depth, colour_converted = _decode(image, path)
             exif, orientation = _exif_to_carry(image)
@@ -312,11 +312,12 @@ def _open_formats() -> tuple[str, ...]:
 
 
 @contextmanager
-def _open_with_pillow(path: Path) -> Iterator[Image.Image]:
+def _open_with_pillow(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image]:
     """Open ``path`` with Pillow (header only), limited to the photo formats Heirloom supports.
 
-    Pillow's own decompression-bomb guard becomes an :class:`ImageTooLargeError`; its warning for
-    merely large images is silenced because :func:`_check_pixel_count` applies Heirloom's limit.
+    Pillow's own decompression-bomb guard (twice ``Image.MAX_IMAGE_PIXELS``) becomes an
+    :class:`ImageTooLargeError`; its warning for merely large images is silenced because
+    :func:`_check_pixel_count` applies Heirloom's limit.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -325,7 +326,9 @@ def _open_with_pillow(path: Path) -> Iterator[Image.Image]:
         except Image.DecompressionBombError as error:
             found = re.search(r"\d+", str(error))
             pixels = int(found.group()) if found else None
-            raise ImageTooLargeError(_too_large_message(path, pixels, None), path) from error
+            if Image.MAX_IMAGE_PIXELS:
+                max_pixels = min(max_pixels, 2 * Image.MAX_IMAGE_PIXELS)
+            raise ImageTooLargeError(_too_large_message(path, pixels, max_pixels), path) from error
         with image:
             yield image
 
@@ -335,8 +338,8 @@ def _check_pixel_count(path: Path, pixels: int, max_pixels: int) -> None:
         raise ImageTooLargeError(_too_large_message(path, pixels, max_pixels), path)
 
 
-def _too_large_message(path: Path, pixels: int | None, max_pixels: int | None) -> str:
-    limit = _megapixels_text(max_pixels or DEFAULT_MAX_PIXELS, round_up=False)
+def _too_large_message(path: Path, pixels: int | None, max_pixels: int) -> str:
+    limit = _megapixels_text(max_pixels, round_up=False)
     size = f"is {_megapixels_text(pixels, round_up=True)} megapixels" if pixels else "is too large"
     return (
         f"'{path.name}' {size}; Heirloom opens photos up to {limit} megapixels — reduce it in an "
@@ -386,6 +389,7 @@ def _pixels_from_pillow(image: Image.Image) -> tuple[np.ndarray, int, bool]:
 
 def _rescale_to_uint16(values: np.ndarray) -> np.ndarray:
     """32-bit integer or float grey to uint16: kept if already in range, else stretched to fit."""
+    values = np.nan_to_num(values)
     low, high = float(values.min()), float(values.max())
     if np.issubdtype(values.dtype, np.floating) and low >= 0.0 and high <= 1.0:
         low, high = 0.0, 1.0
@@ -424,7 +428,8 @@ def _has_wide_colour_samples(image: Image.Image) -> bool:
     if image.mode not in ("RGB", "RGBA"):
         return False
     if image.format == "TIFF":
-        return max(image.tag_v2.get(258, (8,)), default=8) > 8
+        bits = image.tag_v2.get(258, 8)  # BitsPerSample, one value per sample
+        return max(bits if isinstance(bits, tuple) else (bits,), default=8) > 8
     return image.format == "PNG" and any(";16" in _tile_rawmode(tile) for tile in image.tile)
 
 
@@ -454,9 +459,11 @@ def _low_bytes_with_pillow(path: Path) -> np.ndarray:
 
 
 def _tile_rawmode(tile) -> str:
+    """The raw mode of a Pillow tile: its arguments are the raw mode or start with it."""
     args = tile[3]
-    rawmode = args if isinstance(args, str) else args[0] if args else ""
-    return rawmode if isinstance(rawmode, str) else ""
+    if isinstance(args, tuple) and args:
+        args = args[0]
+    return args if isinstance(args, str) else ""
 
 
 def _with_flipped_byte_order(tile):
@@ -464,8 +471,7 @@ def _with_flipped_byte_order(tile):
     match = re.fullmatch(r"(.+;16)([LBN])", _tile_rawmode(tile))
     if not match:
         raise ValueError(f"unexpected raw mode in {tile!r}")
-    native = "L" if np.little_endian else "B"
-    opposite = {"L": "B", "B": "L", "N": "B" if native == "L" else "L"}[match.group(2)]
+    opposite = {"L": "B", "B": "L", "N": "B" if np.little_endian else "L"}[match.group(2)]
     flipped = match.group(1) + opposite
     args = tile[3]
     args = flipped if isinstance(args, str) else (flipped, *args[1:])
@@ -488,18 +494,21 @@ def _flatten_alpha(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
     return blended[:, :, 0] if channels == 2 else blended
 
 
+# EXIF orientation -> how to turn the stored pixels upright (1, "as stored", needs nothing).
+_UPRIGHT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: np.fliplr,  # mirrored
+    3: lambda a: np.rot90(a, 2),  # upside down
+    4: np.flipud,  # mirrored and upside down
+    5: lambda a: np.swapaxes(a, 0, 1),  # transposed
+    6: lambda a: np.rot90(a, -1),  # needs a quarter turn clockwise
+    7: lambda a: np.rot90(np.swapaxes(a, 0, 1), 2),  # transversed
+    8: lambda a: np.rot90(a, 1),  # needs a quarter turn anticlockwise
+}
+
+
 def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Turn stored pixels upright for an EXIF orientation (1-8), as viewers display them."""
-    transforms: dict[int, Callable[[np.ndarray], np.ndarray]] = {
-        2: np.fliplr,
-        3: lambda a: np.rot90(a, 2),
-        4: np.flipud,
-        5: lambda a: np.swapaxes(a, 0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(np.swapaxes(a, 0, 1), 2),
-        8: lambda a: np.rot90(a, 1),
-    }
-    transform = transforms.get(orientation)
+    transform = _UPRIGHT.get(orientation)
     return transform(pixels) if transform else pixels
 
 

@@ -129,27 +129,16 @@ def _pull_into_gamut(L: torch.Tensor, ab: torch.Tensor, rgb: torch.Tensor, steps
 
 
 def resize_lightness(L_full: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """Area-average the full-resolution L (H, W) to ``size`` = (w, h) -> (1, 1, h, w), in strips."""
+    """Antialiased resize of the full-resolution L (H, W) to ``size`` = (w, h) -> (1, 1, h, w).
+
+    Torch's antialiased bilinear resize is separable and reads the float32 plane in place, so even a
+    24-megapixel scan needs only an (H, w) intermediate. (An integer box pre-shrink would have to
+    crop the rows and columns that do not fill a box, which stretches the result against the photo
+    by up to a working pixel at the far edges.)
+    """
     H, W = L_full.shape
     w, h = size
+    tensor = torch.from_numpy(np.ascontiguousarray(L_full, dtype=np.float32))[None, None]
     if (w, h) == (W, H):
-        return torch.from_numpy(np.ascontiguousarray(L_full))[None, None].float()
-    # Downscale rows first in strips (memory), then columns, with antialiased bilinear.
-    rows = max(1, STRIP_PIXELS // max(W, 1))
-    rows = max(rows - rows % max(1, H // h), 1)
-    tensor = torch.from_numpy(L_full)
-    if H * W <= 4 * STRIP_PIXELS:
-        return F.interpolate(tensor[None, None].float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
-    # Large scans: a box pre-shrink by an integer factor keeps memory flat, then antialiased resize.
-    factor = max(1, min(H // (2 * h), W // (2 * w)))
-    if factor > 1:
-        Hc, Wc = (H // factor) * factor, (W // factor) * factor
-        small = np.empty((Hc // factor, Wc // factor), dtype=np.float32)
-        step = max(factor, (rows // factor) * factor)
-        for top in range(0, Hc, step):
-            block = L_full[top : min(top + step, Hc), :Wc]
-            small[top // factor : top // factor + block.shape[0] // factor] = block.reshape(
-                block.shape[0] // factor, factor, Wc // factor, factor
-            ).mean(axis=(1, 3))
-        tensor = torch.from_numpy(small)
-    return F.interpolate(tensor[None, None].float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+        return tensor
+    return F.interpolate(tensor, size=(h, w), mode="bilinear", antialias=True, align_corners=False)

@@ -2,35 +2,77 @@
 
     heirloom-train colornet --photos ~/Pictures --out runs/colornet --steps 20000
     heirloom-train colornet --out runs/colornet --resume          # continue exactly where it stopped
+    heirloom-train decoder --photos ~/Pictures --encoder efficientnet_lite0 --out runs/decoder
+    heirloom-train decoder --photos ~/Pictures --encoder vgg19 --vgg-weights vgg19-dcbb9e9d.pth
+    heirloom-train finetune --photos ~/Pictures/family --name "Family 1950s" --steps 500
+
+Several GPUs or machines: ``torchrun --nproc-per-node 4 -m training.cli colornet ...``.
+Ctrl-C stops after the current step and saves a checkpoint; a second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
-from training.colornet_task import ColorNetConfig, ColorNetTask
-from training.engine import Progress, Trainer
+from core.weights import WeightsError
+from training.api import CONFIGS, TASKS
+from training.colornet_task import ColorNetConfig
+from training.decoder_task import DecoderConfig
+from training.engine import Progress, Trainer, TrainingCancelled
+from training.finetune import FinetuneConfig, default_name, run_finetune
+
+# Changing these when resuming changes the data or the schedule: the run goes on, but not exactly.
+EXACTNESS_OPTIONS = ("photos", "batch_size", "crop", "cache_size", "seed", "limit", "steps", "warmup", "lr", "val_count")
 
 
 def _add_dataclass_arguments(parser: argparse.ArgumentParser, config_type: type) -> None:
+    """One option per field; options left out are absent from the parsed namespace (so a resumed run
+    can tell what was given on the command line), and the config takes the field's default."""
     hints = typing.get_type_hints(config_type)
     for f in dataclasses.fields(config_type):
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=f.default)
+            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help="(off by default)")
             continue
         if typing.get_origin(kind) is typing.Union or "None" in str(kind):
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        parser.add_argument(flag, type=kind, default=f.default, metavar=f.name.upper())
+        parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(), help=f"default: {f.default!r}")
+
+
+def _given(args: argparse.Namespace, config_type: type) -> dict[str, Any]:
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config_type) if hasattr(args, f.name)}
 
 
 def _config_from(args: argparse.Namespace, config_type: type):
-    return config_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_type)})
+    return config_type(**_given(args, config_type))
+
+
+def resume_config(config_type: type, given: dict[str, Any]):
+    """The saved run's config, with the options given on the command line on top (``out`` and
+    ``device`` included: a run folder may move, and a run may go on on another machine)."""
+    import torch
+
+    out = Path(given.get("out", config_type().out))
+    checkpoint = out / "last.pt"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"There is no checkpoint to resume at {checkpoint}; check --out.")
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"]
+    known = {f.name for f in dataclasses.fields(config_type)}
+    merged = {k: v for k, v in saved.items() if k in known}
+    changed = sorted(k for k in EXACTNESS_OPTIONS if k in given and k in merged and given[k] != merged[k])
+    if changed:
+        names = ", ".join(changed)
+        print(f"note: resuming with changed {names}: the run continues, but not exactly as it would have.", file=sys.stderr)
+    merged.update(given)
+    merged["resume"] = True
+    return config_type(**merged)
 
 
 def format_duration(seconds: float) -> str:
@@ -41,6 +83,11 @@ def format_duration(seconds: float) -> str:
 
 
 def print_progress(p: Progress) -> None:
+    if not p.losses and p.message:  # a status line (photo scan, resume), not a training step
+        end = "" if p.message.startswith("reading photos") else "\n"
+        sys.stdout.write(f"\r{p.message:<60}{end}")
+        sys.stdout.flush()
+        return
     width = 24
     filled = int(width * p.step / max(p.total, 1))
     bar = "#" * filled + "-" * (width - filled)
@@ -57,30 +104,63 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     colornet = sub.add_parser("colornet", help="train the colorization sub-net (L + hints -> ab)")
     _add_dataclass_arguments(colornet, ColorNetConfig)
+    decoder = sub.add_parser("decoder", help="train the transfer sub-net's decoder for one encoder")
+    _add_dataclass_arguments(decoder, DecoderConfig)
+    finetune = sub.add_parser("finetune", help="adapt the shipped colornet to your photos (a personal model)")
+    _add_dataclass_arguments(finetune, FinetuneConfig)
     return parser
+
+
+def _is_rank_zero() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "colornet":
-        config = _config_from(args, ColorNetConfig)
-        task = ColorNetTask(config)
-    else:  # pragma: no cover - argparse rejects unknown commands
-        return 2
-    if not config.photos and not config.resume:
-        print("error: --photos is required (a folder of colour photos)", file=sys.stderr)
-        return 2
-    if config.resume and not config.photos:
-        import torch
-        from pathlib import Path
+    try:
+        if args.command == "finetune":
+            return _finetune(_config_from(args, FinetuneConfig))
+        config_type, task_type = CONFIGS[args.command], TASKS[args.command]
+        given = _given(args, config_type)
+        out = Path(given.get("out", config_type().out))
+        if given.get("resume") and ((out / "last.pt").is_file() or not given.get("photos")):
+            config = resume_config(config_type, given)
+        else:
+            if not given.get("photos"):
+                print("error: --photos is required (a folder of colour photos)", file=sys.stderr)
+                return 2
+            config = config_type(**given)
+        result = Trainer(task_type(config), config, progress=print_progress).run()
+    except (TrainingCancelled, FileNotFoundError, ValueError, WeightsError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    if _is_rank_zero():
+        print()
+        state = "stopped early" if result.stopped_early else "finished"
+        print(f"{state} at step {result.steps_done}; checkpoint {result.checkpoint}; weights {result.weights}")
+    return 0
 
-        saved = torch.load(Path(config.out) / "last.pt", map_location="cpu", weights_only=True)["config"]
-        config = type(config)(**{**saved, "resume": True, "steps": max(config.steps, saved["steps"]) if config.steps != 20_000 else saved["steps"]})
-        task = type(task)(config)
-    result = Trainer(task, config, progress=print_progress).run()
+
+def _finetune(options: FinetuneConfig) -> int:
+    if not options.photos:
+        print("error: --photos is required (a folder of your colour photos)", file=sys.stderr)
+        return 2
+    name = options.name or default_name(options.photos)
+    record = run_finetune(
+        options.photos,
+        name,
+        options.steps,
+        progress=print_progress,
+        device=options.device,
+        out_dir=options.out or None,
+        config=options,
+    )
     print()
-    state = "stopped early" if result.stopped_early else "finished"
-    print(f"{state} at step {result.steps_done}; checkpoint {result.checkpoint}; weights {result.weights}")
+    state = "stopped early; saved the model trained so far" if record.metadata.get("stopped_early") else "finished"
+    print(f"{state}: personal model '{record.name}' at {record.file}")
+    before, after = record.metadata.get("validation_base", {}), record.metadata.get("validation", {})
+    for key in sorted(set(before) & set(after)):
+        print(f"  {key} on held-out photos: {before[key]:.2f} dB before, {after[key]:.2f} dB after")
     return 0
 
 

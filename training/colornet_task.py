@@ -1,4 +1,14 @@
-"""Training task of the colorization sub-net (Zhang et al. 2017's user-guided U-Net)."""
+"""Training task of the colorization sub-net (Zhang et al. 2017's user-guided U-Net).
+
+Options beyond the paper's recipe:
+
+- ``transfer_hints``: a share of the samples get their hints sampled, as the app samples them at
+  inference, from a trained transfer net's output (grey target, the crop itself as reference)
+  instead of from the ground truth, so the sub-net learns to use imperfect transferred colours.
+- ``global_fusion``: Iizuka et al. 2016's global prior. The frozen EfficientNet-Lite0's pooled
+  descriptor of the grey input is projected into the bottleneck (``ColorNet(global_dim=1280)``).
+  A fusion layer the starting weights lack begins at zero, so fine-tuning starts from the same output.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models import ColorNet
-from core.weights import load_weights, save_weights
 from core.color import lab_to_rgb, rgb_to_lab
+from core.models import ColorNet, EfficientNetLite0Encoder
+from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache
-from training.engine import TrainConfig
-from training.hintsim import HintSimulation, simulate_hints
+from training.engine import TrainConfig, step_rng
+from training.hintsim import HintSimulation, hints_from_ab, simulate_hints
 from training.losses import ab_to_class, classification_loss, rebalancing_weights, weighted_huber
 
 
@@ -27,6 +37,10 @@ class ColorNetConfig(TrainConfig):
     rebalance_mix: float = 0.5  # Zhang 2016 prior smoothing for class rebalancing
     no_hint_share: float = 0.2
     init_from: str = ""  # weights file to start from (fine-tuning)
+    global_fusion: bool = False  # fuse the EfficientNet-Lite0 global descriptor of the grey input
+    transfer_hints: float = 0.0  # share of samples whose hints come from a transfer net's output
+    transfer_decoder: str = DEFAULT_DECODER  # decoder weights (name or file) for those hints
+    transfer_hint_density: float = 0.01  # share of pixels sampled as hints, as in the app
 
 
 def psnr_from_ab(L: torch.Tensor, pred_ab: torch.Tensor, gt_rgb: torch.Tensor) -> torch.Tensor:
@@ -43,16 +57,38 @@ class ColorNetTask:
         self.config = config
         self.sim = HintSimulation(no_hint_share=config.no_hint_share)
         self.class_weights: torch.Tensor | None = None
+        self._global_encoder: EfficientNetLite0Encoder | None = None
+        self._transfer: nn.Module | None = None
+
+    @property
+    def unused_parameters(self) -> bool:
+        """The class head (model_class) takes no part in the loss unless the class loss is on."""
+        return self.config.class_weight <= 0
+
+    @property
+    def global_dim(self) -> int:
+        return EfficientNetLite0Encoder.global_dim if self.config.global_fusion else 0
 
     def model_args(self) -> dict:
-        return {"width": self.config.width, "global_dim": 0}
+        return {"width": self.config.width, "global_dim": self.global_dim}
 
     def build_model(self) -> nn.Module:
         if self.config.init_from:
             data = load_weights(self.config.init_from, kind="colornet")
-            model = ColorNet(**data["model_args"])
-            model.load_state_dict(data["state_dict"])
+            args = dict(data["model_args"])
+            if args.get("global_dim", 0):
+                self.config.global_fusion = True
+            args["global_dim"] = self.global_dim
+            model = ColorNet(**args)
+            missing, unexpected = model.load_state_dict(data["state_dict"], strict=False)
+            if unexpected or any(not key.startswith("global_fusion.") for key in missing):
+                raise ValueError(f"{self.config.init_from} does not match ColorNet({args})")
+            if missing:
+                _zero_last_layer(model.global_fusion)
             self.config.width = model.width
+        elif self.config.global_fusion:
+            model = ColorNet(width=self.config.width, global_dim=self.global_dim)
+            _zero_last_layer(model.global_fusion)
         else:
             model = ColorNet(width=self.config.width)
         return model.to(memory_format=torch.channels_last)
@@ -67,7 +103,7 @@ class ColorNetTask:
 
     def class_rebalancing(self, images: np.ndarray) -> torch.Tensor:
         """Empirical ab prior of (a sample of) the library, turned into rebalancing weights."""
-        picks = images[:: max(len(sampler_images) // 500, 1)][:500]
+        picks = images[:: max(len(images) // 500, 1)][:500]
         rgb = torch.from_numpy(np.ascontiguousarray(picks[:, ::4, ::4])).permute(0, 3, 1, 2).float() / 255
         counts = torch.bincount(ab_to_class(rgb_to_lab(rgb)[:, 1:]).flatten(), minlength=529).float()
         return rebalancing_weights(counts / counts.sum(), self.config.rebalance_mix)
@@ -75,15 +111,17 @@ class ColorNetTask:
     def loss(self, model: nn.Module, batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         device = next(model.parameters()).device
-        rng = np.random.default_rng([cfg.seed, step, 11])
-        hint_ab, mask = simulate_hints(batch.ab, self.sim, rng)
+        hint_ab, mask = simulate_hints(batch.ab, self.sim, step_rng(cfg.seed, step, 11))
         L, gt_ab = batch.L.to(device), batch.ab.to(device)
         hint_ab, mask = hint_ab.to(device), mask.to(device)
+        if cfg.transfer_hints > 0:
+            hint_ab, mask = self._with_transfer_hints(batch, hint_ab, mask, step_rng(cfg.seed, step, 13))
+        extra = {"global_features": self.global_features(L)} if cfg.global_fusion else {}
         with_logits = cfg.class_weight > 0
         if with_logits:
-            pred, logits = model(L, hint_ab, mask, with_logits=True)
+            pred, logits = model(L, hint_ab, mask, with_logits=True, **extra)
         else:
-            pred = model(L, hint_ab, mask)
+            pred = model(L, hint_ab, mask, **extra)
         reg = weighted_huber(pred.float(), gt_ab, mask, cfg.hint_lambda)
         parts = {"huber": float(reg.detach())}
         total = reg
@@ -100,14 +138,60 @@ class ColorNetTask:
         for position in range(min(sampler.batches_per_epoch, 8)):
             batch = sampler.batch(0, position)
             L, rgb = batch.L.to(device), batch.rgb.to(device)
-            auto = model(L)
+            extra = {"global_features": self.global_features(L)} if self.config.global_fusion else {}
+            auto = model(L, **extra)
             scores["psnr_auto"] += psnr_from_ab(L, auto, rgb).tolist()
             hint_ab, mask = simulate_hints(batch.ab, sim, np.random.default_rng([position, 5]))
-            hinted = model(L, hint_ab.to(device), mask.to(device))
+            hinted = model(L, hint_ab.to(device), mask.to(device), **extra)
             scores["psnr_hints"] += psnr_from_ab(L, hinted, rgb).tolist()
         return {k: float(np.mean(v)) for k, v in scores.items()}
+
+    @torch.no_grad()
+    def global_features(self, L: torch.Tensor) -> torch.Tensor:
+        """The frozen EfficientNet-Lite0's pooled descriptor (N, 1280) of the grey image L."""
+        if self._global_encoder is None:
+            from training.pretrained import build_encoder
+
+            self._global_encoder = build_encoder("efficientnet_lite0")
+        if self._global_encoder._mean.device != L.device:
+            self._global_encoder.to(L.device)
+        grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
+        return self._global_encoder.global_features(grey).float()
+
+    @torch.no_grad()
+    def _with_transfer_hints(
+        self, batch, hint_ab: torch.Tensor, mask: torch.Tensor, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Replace the simulated hints of a random share of the samples by hints sampled from the
+        transfer net's colours for them (grey target, the crop itself as the reference)."""
+        chosen = np.flatnonzero(rng.random(len(batch.indices)) < self.config.transfer_hints)
+        if len(chosen) == 0:
+            return hint_ab, mask
+        device = hint_ab.device
+        if self._transfer is None:
+            from training.pretrained import load_transfer_net
+
+            self._transfer = load_transfer_net(self.config.transfer_decoder)
+        transfer = self._transfer.to(device)
+        index = torch.from_numpy(chosen).to(device)
+        L, rgb = batch.L.to(device)[index], batch.rgb.to(device)[index]
+        grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
+        stats = transfer.reference_stats(transfer.encode(rgb))
+        out = transfer.decode(transfer.encode(grey), tuple(L.shape[2:]), stats, alpha=1.0).float()
+        ab = rgb_to_lab(out.clamp(0, 1))[:, 1:]
+        sampled_ab, sampled_mask = hints_from_ab(ab.cpu(), L.cpu(), self.config.transfer_hint_density, 3, rng)
+        hint_ab, mask = hint_ab.clone(), mask.clone()
+        hint_ab[index], mask[index] = sampled_ab.to(device), sampled_mask.to(device)
+        return hint_ab, mask
 
     def export(self, model: nn.Module, path: Path, metadata: dict) -> Path:
         save_weights(path, "colornet", self.model_args(), model.state_dict(), metadata)
         return path
 
+
+
+def _zero_last_layer(block: nn.Sequential) -> None:
+    """A new fusion branch that adds exactly zero until it has learnt something."""
+    last = block[-1]
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)

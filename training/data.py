@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,19 @@ from PIL import Image, ImageOps
 from core.color import rgb_to_lab
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif"}
+HEIF_SUFFIXES = {".heic", ".heif"}
 MIN_SIDE = 64
 GRAY_CHROMA = 4.0  # mean |ab| below this (Lab units) counts as a near-grayscale photo
+
+
+def _heif_support() -> bool:
+    """Register the HEIC/HEIF decoder with Pillow if the optional pillow-heif package is present."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
 
 
 @dataclass
@@ -52,7 +64,7 @@ def _load_square(path: Path, size: int) -> np.ndarray | str:
                 return "too small"
             image = image.convert("RGB")
             image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
-            return np.asarray(image, dtype=np.uint8)
+            return np.array(image, dtype=np.uint8)
     except Exception:  # any decoder failure means "unreadable" for a library scan
         return "unreadable"
 
@@ -109,8 +121,12 @@ class PhotoCache:
 
         report = ScanReport()
         kept_images: list[np.ndarray] = []
+        heif = _heif_support() if any(p.suffix.lower() in HEIF_SUFFIXES for p in files) else False
         for i, path in enumerate(files):
-            result = _load_square(path, size)
+            if path.suffix.lower() in HEIF_SUFFIXES and not heif:
+                result: np.ndarray | str = "HEIC/HEIF (install pillow-heif to read them)"
+            else:
+                result = _load_square(path, size)
             if isinstance(result, str):
                 report.skipped[result] += 1
             elif mean_chroma(result) < GRAY_CHROMA:
@@ -122,11 +138,23 @@ class PhotoCache:
                 progress(i + 1, len(files))
         if not kept_images:
             raise ValueError(f"No usable colour photos in {root}: {report.summary()}.")
-        tmp = array_path.with_suffix(".tmp.npy")
-        np.save(tmp, np.stack(kept_images))
-        os.replace(tmp, array_path)
-        index_path.write_text(json.dumps({"kept": [str(p) for p in report.kept], "skipped": dict(report.skipped)}))
+        # Written under unique temporary names and renamed, so that processes building the same
+        # cache at once (DDP on a shared disk) never see a half-written file.
+        _atomic_write(array_path, lambda handle: np.save(handle, np.stack(kept_images)))
+        index = json.dumps({"kept": [str(p) for p in report.kept], "skipped": dict(report.skipped)})
+        _atomic_write(index_path, lambda handle: handle.write(index.encode()))
         return cls(np.load(array_path, mmap_mode="r"), report.kept, report)
+
+
+def _atomic_write(path: Path, write: Callable) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def split_indices(n: int, val_count: int, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
@@ -209,6 +237,10 @@ class CropSampler:
         rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
         return Batch(rgb, rgb_to_lab(rgb), chosen)
 
+    def reference_crops(self, indices: Sequence[int], rng: np.random.Generator) -> torch.Tensor:
+        """Another random crop (and flip) of each of these photos, RGB (N, 3, crop, crop) in [0, 1]."""
+        return random_crops(self.cache, indices, self.crop, rng)
+
     def iterate(self, epoch: int, position: int = 0) -> Iterator[tuple[int, int, Batch]]:
         """(epoch, position, batch) forever, starting at the given point."""
         while True:
@@ -216,3 +248,17 @@ class CropSampler:
                 yield epoch, position, self.batch(epoch, position)
                 position += 1
             epoch, position = epoch + 1, 0
+
+
+def random_crops(
+    cache: PhotoCache, indices: Sequence[int], crop: int, rng: np.random.Generator, flip: bool = True
+) -> torch.Tensor:
+    """A random crop (randomly flipped) of each listed cached photo, RGB (N, 3, crop, crop) in [0, 1]."""
+    crops = []
+    for index in indices:
+        top, left = rng.integers(0, cache.size - crop + 1, size=2)
+        patch = cache.images[int(index)][top : top + crop, left : left + crop]
+        if flip and rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        crops.append(np.ascontiguousarray(patch))
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0

@@ -4,13 +4,23 @@ resume, and a clean stop on Ctrl-C or on request (the app's cancel button).
 
 A task (see ``colornet_task.py``, ``decoder_task.py``) supplies the model, the loss of one batch,
 validation and the export of finished weights; this module owns everything else.
+
+Exact resume rests on three rules: every batch is a pure function of (seed, epoch, position)
+(``CropSampler``), every random draw a task makes for a step comes from ``step_rng(seed, step, ...)``,
+and the checkpoint holds the optimizer, scheduler and torch RNG state. A run of N steps and a run
+of N/2 steps resumed for N/2 more then end with the same weights, bit for bit, on the CPU.
+
+Multi-GPU and multi-node training go through ``torchrun`` (it sets RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR and MASTER_PORT) and ``DistributedDataParallel``: NCCL on CUDA, gloo on the CPU.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +59,9 @@ class TrainConfig:
 
 @dataclass
 class Progress:
+    """A report to the progress callback: after every step, or, with empty ``losses``, a status
+    ``message`` (the photo scan and its report, a resume)."""
+
     step: int
     total: int
     losses: dict[str, float]
@@ -68,6 +81,10 @@ class TrainResult:
     seconds: float = 0.0
 
 
+class TrainingCancelled(Exception):
+    """Stopped before the first training step (e.g. while the photos were being read)."""
+
+
 class Task(Protocol):
     name: str
 
@@ -83,6 +100,17 @@ def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     return rank, world
+
+
+def step_rng(seed: int, step: int, stream: int) -> np.random.Generator:
+    """The random generator of one draw (``stream``) of one training step.
+
+    A pure function of (seed, step, stream) and, under DDP, the process rank (rank 0 gets the
+    generator a single-process run gets), so a resumed run repeats the draws it would have made.
+    """
+    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    key = [seed, step, stream] + ([rank] if rank else [])
+    return np.random.default_rng(key)
 
 
 def lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
@@ -111,6 +139,30 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+class _StopSignals:
+    """While active (main thread only), the first Ctrl-C or SIGTERM asks the loop to stop after the
+    current step, which then saves; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
 class Trainer:
     def __init__(
         self,
@@ -127,43 +179,81 @@ class Trainer:
         self.out = Path(config.out)
         self.checkpoint_path = self.out / "last.pt"
         self.cache = cache
+        self.rank, self.world = _distributed()
+        self._owns_process_group = False
+        self._signals = _StopSignals()
 
     # -- set-up -------------------------------------------------------------------------------
     def _setup(self) -> None:
         cfg = self.config
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.rank, self.world = _distributed()
         self.device = resolve_device(cfg.device)
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+            self._owns_process_group = True
         if self.device.type == "cuda" and self.world > 1:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             self.device = torch.device("cuda", local)
             torch.cuda.set_device(self.device)
         if self.cache is None:
-            self.cache = PhotoCache.build(cfg.photos, self.out / "cache", size=cfg.cache_size, limit=cfg.limit)
+            self.cache = self._build_cache()
+        self._report(self.cache.report.summary())
         prepare = getattr(self.task, "prepare", None)
         if prepare is not None:
             prepare(self.cache)
         train_idx, val_idx = split_indices(len(self.cache), cfg.val_count, seed=cfg.seed + 1234)
         self.sampler = CropSampler(self.cache, train_idx, cfg.batch_size, cfg.crop, cfg.seed, self.rank, self.world)
-        self.val_sampler = CropSampler(self.cache, val_idx, min(cfg.batch_size, max(len(val_idx), 1)), cfg.crop, cfg.seed, augment=False)
+        self.val_sampler = None
+        if len(val_idx):
+            self.val_sampler = CropSampler(self.cache, val_idx, min(cfg.batch_size, len(val_idx)), cfg.crop, cfg.seed, augment=False)
 
         torch.manual_seed(cfg.seed)
         model = self.task.build_model().to(self.device)
         self.base_model = model
         self.optimizer = torch.optim.AdamW(self.task.trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg.warmup, cfg.steps))
+        # Mixed precision on CUDA: bfloat16 where the GPU has it, else float16 with loss scaling.
+        self.amp = self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.step, self.epoch, self.position = 0, 0, 0
         self.history: list[dict] = []
         if cfg.resume and self.checkpoint_path.is_file():
             self._load_checkpoint()
+            self._report(f"resumed from {self.checkpoint_path} at step {self.step}")
         self.model = model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-        self.amp = self.device.type == "cuda"
+            # A task says whether some of its parameters may take no part in a step's loss (the
+            # colornet's class head without the class loss); DDP must then look for them each step.
+            unused = bool(getattr(self.task, "unused_parameters", True))
+            self.model = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
+
+    def _build_cache(self) -> PhotoCache:
+        """Decode the library once per machine: local rank 0 builds, the others then read it."""
+        cfg = self.config
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+
+        def scanned(done: int, total: int) -> None:
+            if self.should_stop() or self._signals.requested:
+                raise TrainingCancelled("Stopped while reading the photos; nothing was trained.")
+            if done == total or done % 50 == 0:
+                self._report(f"reading photos {done}/{total}")
+
+        def build() -> PhotoCache:
+            return PhotoCache.build(cfg.photos, self.out / "cache", size=cfg.cache_size, limit=cfg.limit, progress=scanned)
+
+        if self.world == 1:
+            return build()
+        cache = build() if local_rank == 0 else None
+        dist.barrier()
+        return cache if cache is not None else build()
+
+    def _report(self, message: str) -> None:
+        if self.progress is not None and self.rank == 0:
+            step = getattr(self, "step", 0)
+            self.progress(Progress(step, self.config.steps, {}, 0.0, 0.0, None, message))
 
     def _load_checkpoint(self) -> None:
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
@@ -172,6 +262,8 @@ class Trainer:
         self.base_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if "scaler" in state and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.history = list(state.get("history", []))
         torch.set_rng_state(state["torch_rng"])
@@ -179,57 +271,82 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.rank != 0:
             return
-        atomic_torch_save(
-            {
-                "task": self.task.name,
-                "model_args": self.task.model_args(),
-                "config": asdict(self.config),
-                "model": self.base_model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "step": self.step,
-                "epoch": self.epoch,
-                "position": self.position,
-                "history": self.history,
-                "torch_rng": torch.get_rng_state(),
-            },
-            self.checkpoint_path,
-        )
+        state = {
+            "task": self.task.name,
+            "model_args": self.task.model_args(),
+            "config": asdict(self.config),
+            "model": self.base_model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "position": self.position,
+            "history": self.history,
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        atomic_torch_save(state, self.checkpoint_path)
+        self._saved_step = self.step
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        try:
+            with _StopSignals() as self._signals:
+                return self._run(self._signals)
+        finally:
+            if self._owns_process_group and dist.is_initialized():
+                dist.destroy_process_group()
+
+    def _stop_agreed(self, wanted: bool) -> bool:
+        """Under DDP every process must leave the loop at the same step, or the others hang."""
+        if self.world == 1:
+            return wanted
+        flag = torch.tensor([1.0 if wanted else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
+
+    def _run(self, signals: _StopSignals) -> TrainResult:
         self._setup()
         cfg = self.config
         started = time.monotonic()
         first_step = self.step
+        self._saved_step = -1
         recent: list[float] = []
         stopped = False
+        asked_to_stop = False  # by a KeyboardInterrupt raised from the progress callback
+        consistent = True  # False while the weights, optimizer and counters are being updated
         validation: dict[str, float] = {}
         batches = self.sampler.iterate(self.epoch, self.position)
         try:
             while self.step < cfg.steps:
-                if self.should_stop():
+                if self._stop_agreed(asked_to_stop or signals.requested or self.should_stop()):
                     stopped = True
                     break
                 epoch, position, batch = next(batches)
                 self.model.train()
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
                     loss, parts = self.task.loss(self.model, batch, self.step)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.task.trainable(self.base_model), 5.0)
-                self.optimizer.step()
+                consistent = False
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.scheduler.step()
                 self.step += 1
                 self.epoch, self.position = epoch, position + 1
+                consistent = True
                 recent = (recent + [float(loss.detach())])[-50:]
 
                 message = ""
                 val = None
                 if self.step % cfg.val_every == 0 or self.step == cfg.steps:
                     val = self._validate()
-                    validation = val
-                    self.history.append({"step": self.step, **val})
+                    if val:
+                        validation = val
+                        self.history.append({"step": self.step, **val})
                 if self.step % cfg.checkpoint_every == 0 or val is not None:
                     self.save_checkpoint()
                     message = "checkpoint saved"
@@ -238,21 +355,28 @@ class Trainer:
                     rate = (self.step - first_step) / max(elapsed, 1e-6)
                     eta = (cfg.steps - self.step) / max(rate, 1e-9)
                     losses = {"loss": float(np.mean(recent)), **parts}
-                    self.progress(Progress(self.step, cfg.steps, losses, elapsed, eta, val, message))
+                    try:
+                        self.progress(Progress(self.step, cfg.steps, losses, elapsed, eta, val, message))
+                    except KeyboardInterrupt:
+                        asked_to_stop = True
         except KeyboardInterrupt:
             stopped = True
-        self.save_checkpoint()
+        if not consistent:
+            # Interrupted half-way through an update: keep the last checkpoint, export nothing.
+            return TrainResult(self.step, True, self.checkpoint_path, None, validation, time.monotonic() - started)
+        if self._saved_step != self.step:
+            self.save_checkpoint()
         weights = None
         if self.rank == 0:
             metadata = {"steps": self.step, "config": asdict(cfg), "validation": validation, "seconds_this_run": time.monotonic() - started}
             weights = self.task.export(self.base_model, self.out / "weights.pt", metadata)
-        if self.world > 1 and dist.is_initialized():
+        if self.world > 1:
             dist.barrier()
         return TrainResult(self.step, stopped, self.checkpoint_path, weights, validation, time.monotonic() - started)
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
-        if self.rank != 0:
+        if self.rank != 0 or self.val_sampler is None:
             return {}
         model = self.base_model
         model.eval()

@@ -365,15 +365,14 @@ class HeirloomMethod:
         from core.imageio import photo_from_array
 
         colorizer = self.colorizer
-        grey = rebuild_rgb(L, np.zeros((2, *L.shape), dtype=np.float32))[..., 0]
-        colorizer.set_target(photo_from_array(grey))
+        colorizer.set_target_lightness(L)
         colorizer.clear_references()
         if reference_rgb is not None:
             colorizer.add_reference(photo_from_array(reference_rgb))
         colorizer.set_hints(
             [Hint(x=h.x, y=h.y, ab=h.ab, radius=h.size // 2) for h in hints]
         )
-        ab = np.asarray(colorizer.render_working().ab, dtype=np.float32)
+        ab = np.asarray(colorizer.preview().ab, dtype=np.float32)
         if ab.shape[1:] != L.shape:
             resized = torch.nn.functional.interpolate(
                 torch.from_numpy(ab)[None], size=L.shape, mode="bilinear", align_corners=False
@@ -383,9 +382,16 @@ class HeirloomMethod:
 
 
 def heirloom_factory(
-    device: str | None = None, weights_dir: str | Path | None = None
+    device: str | None = None,
+    colornet: str | Path | None = None,
+    decoder: str | Path | None = None,
+    hint_density: float | None = None,
 ) -> Callable[[], Any]:
-    """A zero-argument builder of the app's colorizer at the evaluation's working size."""
+    """A zero-argument builder of the app's colorizer at the evaluation's working size.
+
+    ``colornet`` / ``decoder`` name registered weights or weights files (e.g. a training run's
+    ``weights.pt``); by default the bundled ones are scored.
+    """
 
     def build() -> Any:
         from core.api import Colorizer, ColorizerConfig
@@ -393,8 +399,13 @@ def heirloom_factory(
         options: dict[str, Any] = {"working_size": IMAGE_SIZE}
         if device is not None:
             options["device"] = device
-        extra = {} if weights_dir is None else {"weights_dir": Path(weights_dir)}
-        return Colorizer(ColorizerConfig(**options), **extra)
+        if colornet is not None:
+            options["colornet"] = str(colornet)
+        if decoder is not None:
+            options["decoder"] = str(decoder)
+        if hint_density is not None:
+            options["hint_density"] = hint_density
+        return Colorizer(ColorizerConfig(**options))
 
     return build
 
@@ -435,7 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--contact-sheet", type=Path, metavar="OUT.png", help="write a PNG of the first results"
     )
     parser.add_argument("--device", help="device for the Heirloom model, e.g. cpu or cuda")
-    parser.add_argument("--weights-dir", type=Path, metavar="DIR", help="folder of model weights")
+    parser.add_argument("--colornet", metavar="NAME|FILE", help="colorization sub-net weights to score")
+    parser.add_argument("--decoder", metavar="NAME|FILE", help="transfer decoder weights to score")
+    parser.add_argument("--hint-density", type=float, help="share of pixels sampled as hints from the transfer")
     parser.add_argument(
         "--methods",
         type=_method_list,
@@ -447,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _build_methods(args: argparse.Namespace) -> list[Method]:
     builders: dict[str, Callable[[], Method]] = {
-        "heirloom": lambda: HeirloomMethod(heirloom_factory(args.device, args.weights_dir)),
+        "heirloom": lambda: HeirloomMethod(
+            heirloom_factory(args.device, args.colornet, args.decoder, args.hint_density)
+        ),
         "gray": GrayMethod,
         "nearest": NearestHintMethod,
         "reinhard": ReinhardMethod,
@@ -485,7 +500,7 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
                 except Exception as error:  # any failure to build the model ends in one sentence
                     print(
                         f"heirloom-eval: could not load the Heirloom model ({error}); check "
-                        "--weights-dir, or score only the baselines with "
+                        "--colornet/--decoder, or score only the baselines with "
                         "--methods gray,nearest,reinhard.",
                         file=sys.stderr,
                     )
@@ -497,7 +512,9 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
     if any(method.name == "heirloom" for method in methods):
         result["model"] = {
             "device": args.device,
-            "weights_dir": None if args.weights_dir is None else str(args.weights_dir),
+            "colornet": args.colornet,
+            "decoder": args.decoder,
+            "hint_density": args.hint_density,
         }
 
     markdown = format_markdown(result)

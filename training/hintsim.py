@@ -1,5 +1,9 @@
 """Hint simulation as in Zhang et al. 2017: a geometric number of square patches whose colour is the
-mean ground-truth ab under them, and a share of samples with no hints at all (automatic mode)."""
+mean ground-truth ab under them, and a share of samples with no hints at all (automatic mode).
+
+``hints_from_ab`` instead samples hints from a dense ab map such as the transfer sub-net's output,
+exactly as the app does at inference (``core.hints.sample_hints_from_ab``), so the colorization
+sub-net also learns from the imperfect hints it will be given there."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from core.hints import sample_hints_from_ab
 
 
 @dataclass(frozen=True)
@@ -46,4 +52,16 @@ def simulate_hints(
             mean = ab[i, :, y0:y1, x0:x1].mean(dim=(1, 2))
             hint_ab[i, :, y0:y1, x0:x1] = mean[:, None, None]
             mask[i, :, y0:y1, x0:x1] = 1.0
+    return hint_ab, mask
+
+
+def hints_from_ab(
+    ab: torch.Tensor, L: torch.Tensor, density: float, patch: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense ab (N, 2, H, W), e.g. a transfer result, -> sparse (hint ab, mask) as the app samples them."""
+    hint_ab = torch.zeros_like(ab)
+    mask = torch.zeros_like(ab[:, :1])
+    for i in range(ab.shape[0]):
+        seed = int(rng.integers(0, 2**31))
+        hint_ab[i], mask[i] = sample_hints_from_ab(ab[i], density, seed, patch, L[i])
     return hint_ab, mask

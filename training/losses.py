@@ -38,7 +38,12 @@ def class_to_ab(index: torch.Tensor) -> torch.Tensor:
 
 
 def rebalancing_weights(prior: torch.Tensor, mix: float = 0.5) -> torch.Tensor:
-    """Zhang 2016's class weights: w ∝ ((1 - mix) * prior + mix / Q)^-1, normalised so E_prior[w] = 1."""
+    """Zhang 2016's class weights: w ∝ ((1 - mix) * prior + mix / Q)^-1, normalised so E_prior[w] = 1.
+
+    ``mix`` must be positive: without the uniform share, bins the prior never saw would weigh infinitely.
+    """
+    if not 0.0 < mix <= 1.0:
+        raise ValueError(f"the rebalancing mix must be in (0, 1], got {mix}")
     q = prior.numel()
     smoothed = (1 - mix) * prior + mix / q
     weights = 1.0 / smoothed
@@ -72,15 +77,28 @@ def perceptual_loss(
     style_feats: dict[str, torch.Tensor],
     level_weights: Sequence[float] | None = None,
     style_weight: float = 1.0,
+    relative: bool = False,
 ) -> torch.Tensor:
-    """Content (MSE to the ground truth's features) + Gram style (to the reference's), per level."""
+    """Content (MSE to the ground truth's features) + Gram style (to the reference's), per level.
+
+    With ``relative`` each level's content error is divided by the mean square of the truth's
+    features and its style error by that of the reference's Gram matrix (both held constant), so
+    every level counts alike whatever the encoder's feature scale. EfficientNet's block outputs,
+    unlike VGG's ReLU maps, are large and unbounded: their raw errors would be ~1000 times the
+    pixel MSE they are added to.
+    """
     names = list(output_feats)
     weights = list(level_weights) if level_weights is not None else [1.0] * len(names)
     total = output_feats[names[0]].new_zeros(())
     for weight, name in zip(weights, names):
-        out = output_feats[name]
-        total = total + weight * F.mse_loss(out, content_feats[name])
-        total = total + weight * style_weight * F.mse_loss(gram(out), gram(style_feats[name]))
+        out, content = output_feats[name], content_feats[name]
+        out_gram, style_gram = gram(out), gram(style_feats[name])
+        content_term = F.mse_loss(out, content)
+        style_term = F.mse_loss(out_gram, style_gram)
+        if relative:
+            content_term = content_term / content.detach().pow(2).mean().clamp(min=1e-8)
+            style_term = style_term / style_gram.detach().pow(2).mean().clamp(min=1e-8)
+        total = total + weight * (content_term + style_weight * style_term)
     return total / sum(weights)
 
 

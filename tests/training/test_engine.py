@@ -1,0 +1,235 @@
+"""The training loop: exact resume, clean stops, checkpoints, the CLI, and the colornet task's options."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.models import ColorNet, EfficientNetLite0Encoder, TransferDecoder
+from core.weights import load_weights, save_weights
+from training import cli
+from training.colornet_task import ColorNetConfig, ColorNetTask
+from training.engine import Progress, Trainer, lr_lambda, step_rng
+
+CHECKPOINT_KEYS = {
+    "task", "model_args", "config", "model", "optimizer", "scheduler", "step", "epoch", "position", "history", "torch_rng",
+}
+
+
+def _train(config, **kwargs):
+    return Trainer(ColorNetTask(config), config, **kwargs).run()
+
+
+def _weights(result) -> dict[str, torch.Tensor]:
+    return torch.load(result.checkpoint, map_location="cpu", weights_only=True)["model"]
+
+
+def _assert_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs"
+
+
+def _stop_after(steps: int):
+    seen = []
+
+    def progress(p: Progress) -> None:
+        if p.losses:
+            seen.append(p.step)
+
+    return progress, (lambda: len(seen) >= steps)
+
+
+def test_resume_continues_exactly(small_config):
+    # Two epochs' worth of steps, a validation and a checkpoint half-way, the class loss on.
+    options = dict(steps=6, class_weight=0.5, val_every=3, checkpoint_every=2)
+    straight = _train(small_config(ColorNetConfig, "straight", **options))
+
+    progress, should_stop = _stop_after(3)
+    first = _train(small_config(ColorNetConfig, "halves", **options), progress=progress, should_stop=should_stop)
+    assert first.stopped_early and first.steps_done == 3
+    second = _train(small_config(ColorNetConfig, "halves", resume=True, **options))
+    assert second.steps_done == 6 and not second.stopped_early
+    _assert_identical(_weights(straight), _weights(second))
+    saved = [torch.load(r.checkpoint, weights_only=True) for r in (straight, second)]
+    _assert_identical(saved[0]["optimizer"]["state"][0], saved[1]["optimizer"]["state"][0])
+    assert saved[0]["history"] == saved[1]["history"] and saved[0]["position"] == saved[1]["position"]
+
+
+def test_checkpoint_holds_what_a_rebuild_needs(small_config):
+    result = _train(small_config(ColorNetConfig, steps=2))
+    state = torch.load(result.checkpoint, map_location="cpu", weights_only=True)
+    assert set(state) == CHECKPOINT_KEYS
+    assert state["task"] == "colornet" and state["step"] == 2
+    assert state["model_args"] == {"width": 0.125, "global_dim": 0}
+    assert state["config"]["crop"] == 32
+    model = ColorNet(**state["model_args"])
+    model.load_state_dict(state["model"])
+    exported = load_weights(result.weights, kind="colornet")
+    _assert_identical(exported["state_dict"], state["model"])
+    assert not list(result.checkpoint.parent.glob(".*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_should_stop_saves_a_checkpoint_and_weights(small_config):
+    progress, should_stop = _stop_after(2)
+    result = _train(small_config(ColorNetConfig, steps=50), progress=progress, should_stop=should_stop)
+    assert result.stopped_early and result.steps_done == 2
+    assert torch.load(result.checkpoint, weights_only=True)["step"] == 2
+    assert result.weights is not None and load_weights(result.weights)["metadata"]["steps"] == 2
+
+
+def test_keyboard_interrupt_from_progress_saves_and_returns(small_config):
+    def progress(p: Progress) -> None:
+        if p.step == 2 and p.losses:
+            raise KeyboardInterrupt
+
+    result = _train(small_config(ColorNetConfig, steps=50), progress=progress)
+    assert result.stopped_early and result.steps_done == 2
+    assert torch.load(result.checkpoint, weights_only=True)["step"] == 2
+    assert result.weights.is_file()
+
+
+def test_interrupt_during_an_update_keeps_the_last_consistent_checkpoint(small_config, monkeypatch):
+    original = torch.optim.AdamW.step
+    calls = []
+
+    def step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # half-way through the third update
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    result = _train(small_config(ColorNetConfig, steps=10, checkpoint_every=1))
+    assert result.stopped_early and result.weights is None
+    assert torch.load(result.checkpoint, weights_only=True)["step"] == 2
+
+
+def test_progress_reports_the_scan_then_steps_with_eta(small_config):
+    seen: list[Progress] = []
+    _train(small_config(ColorNetConfig, steps=3, val_every=3), progress=seen.append)
+    messages = [p.message for p in seen if not p.losses]
+    assert any("photos usable" in m for m in messages)
+    steps = [p for p in seen if p.losses]
+    assert [p.step for p in steps] == [1, 2, 3]
+    assert all(p.total == 3 and p.eta >= 0 and "loss" in p.losses and "huber" in p.losses for p in steps)
+    assert steps[-1].eta == 0 and set(steps[-1].validation) == {"psnr_auto", "psnr_hints"}
+
+
+def test_warmup_then_cosine_schedule():
+    factor = lr_lambda(warmup=4, total=14)
+    assert [factor(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert factor(9) == pytest.approx(0.02 + 0.98 * 0.5)
+    assert factor(14) == pytest.approx(0.02) and factor(100) == pytest.approx(0.02)
+
+
+def test_step_rng_is_a_function_of_seed_step_and_stream():
+    a = step_rng(0, 5, 11).random(3)
+    np.testing.assert_array_equal(a, np.random.default_rng([0, 5, 11]).random(3))
+    assert not np.array_equal(a, step_rng(0, 6, 11).random(3))
+
+
+# -- colornet task options ------------------------------------------------------------------------
+
+
+def test_class_rebalanced_and_focal_losses_run(small_config):
+    config = small_config(ColorNetConfig, steps=1, class_weight=1.0, focal_gamma=2.0, rebalance_mix=0.5)
+    task = ColorNetTask(config)
+    seen: list[Progress] = []
+    Trainer(task, config, progress=seen.append).run()
+    assert task.class_weights is not None and task.class_weights.shape == (529,)
+    assert torch.isfinite(task.class_weights).all()
+    assert "ce" in [p for p in seen if p.losses][-1].losses
+
+
+def test_global_fusion_feeds_the_encoder_descriptor(small_config):
+    config = small_config(ColorNetConfig, steps=1, global_fusion=True)
+    task = ColorNetTask(config)
+    result = Trainer(task, config).run()
+    data = load_weights(result.weights, kind="colornet")
+    assert data["model_args"] == {"width": 0.125, "global_dim": EfficientNetLite0Encoder.global_dim}
+    model = ColorNet(**data["model_args"])
+    model.load_state_dict(data["state_dict"])
+    L = torch.rand(1, 1, 32, 32) * 100
+    features = task.global_features(L)
+    assert features.shape == (1, 1280) and not features.requires_grad
+    assert model(L, global_features=features).shape == (1, 2, 32, 32)
+
+
+def test_global_fusion_added_to_plain_weights_starts_from_the_same_output(small_config, tmp_path):
+    torch.manual_seed(0)
+    plain = ColorNet(width=0.125).eval()
+    path = save_weights(tmp_path / "plain.pt", "colornet", plain.model_args(), plain.state_dict()).file
+    task = ColorNetTask(small_config(ColorNetConfig, init_from=str(path), global_fusion=True))
+    fused = task.build_model().eval()
+    L = torch.rand(2, 1, 32, 32) * 100
+    with torch.no_grad():
+        torch.testing.assert_close(fused(L, global_features=torch.randn(2, 1280)), plain(L))
+
+
+def test_hints_from_a_transfer_net(small_config, tmp_path):
+    torch.manual_seed(0)
+    decoder = TransferDecoder(EfficientNetLite0Encoder.taps)
+    args = {"encoder": "efficientnet_lite0", "min_channels": 32}
+    record = save_weights(tmp_path / "decoder.pt", "decoder", args, decoder.state_dict())
+    config = small_config(
+        ColorNetConfig, steps=1, transfer_hints=1.0, transfer_decoder=str(record.file), transfer_hint_density=0.05
+    )
+    task = ColorNetTask(config)
+    trainer = Trainer(task, config)
+    result = trainer.run()
+    assert result.steps_done == 1 and task._transfer is not None
+    batch = trainer.sampler.batch(0, 0)
+    empty = torch.zeros(2, 2, 32, 32), torch.zeros(2, 1, 32, 32)
+    hint_ab, mask = task._with_transfer_hints(batch, *empty, np.random.default_rng(0))
+    assert 0 < mask.mean() < 0.5 and hint_ab.abs().sum() > 0
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def _cli_args(photos, out, *extra):
+    return ["colornet", "--photos", str(photos), "--out", str(out), "--batch-size", "2", "--crop", "32",
+            "--cache-size", "48", "--warmup", "2", "--val-count", "4", "--threads", "1", "--device", "cpu", *extra]
+
+
+def test_cli_trains_and_prints_the_scan_report(photo_library, tmp_path, capsys):
+    assert cli.main(_cli_args(photo_library, tmp_path / "run", "--steps", "2")) == 0
+    out = capsys.readouterr().out
+    assert "photos usable" in out and "finished at step 2" in out
+    assert (tmp_path / "run" / "weights.pt").is_file()
+
+
+def test_cli_resume_restores_the_saved_config_exactly(photo_library, small_config, tmp_path, capsys):
+    options = dict(steps=4, batch_size=2, crop=32, cache_size=48, warmup=2, val_count=4, val_every=1000, checkpoint_every=1000)
+    straight = _train(small_config(ColorNetConfig, "straight", **options))
+    progress, should_stop = _stop_after(2)
+    _train(small_config(ColorNetConfig, "cli", **options), progress=progress, should_stop=should_stop)
+    # Only --out and --resume: crop, batch size, cache size... come from the checkpoint.
+    assert cli.main(["colornet", "--out", str(tmp_path / "cli"), "--resume"]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    state = torch.load(tmp_path / "cli" / "last.pt", weights_only=True)
+    assert state["step"] == 4 and state["config"]["crop"] == 32 and state["config"]["resume"]
+    _assert_identical(_weights(straight), state["model"])
+
+
+def test_cli_resume_without_a_checkpoint_says_so(tmp_path, capsys):
+    assert cli.main(["colornet", "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "no checkpoint to resume" in capsys.readouterr().err
+
+
+def test_cli_requires_photos(tmp_path, capsys):
+    assert cli.main(["colornet", "--out", str(tmp_path / "x")]) == 2
+    assert "--photos is required" in capsys.readouterr().err
+
+
+def test_cli_keeps_the_colornet_options():
+    argv = ["colornet", "--photos", "p", "--width", "0.5", "--class-weight", "1", "--focal-gamma", "2", "--global-fusion"]
+    args = cli.build_parser().parse_args(argv)
+    config = cli._config_from(args, ColorNetConfig)
+    assert (config.width, config.class_weight, config.focal_gamma, config.global_fusion) == (0.5, 1.0, 2.0, True)
+    assert config.steps == ColorNetConfig.steps and config.limit is None
+    json.dumps(config.__dict__)  # the config stays plain data (it goes into checkpoints)

@@ -1,0 +1,83 @@
+"""Hint simulation (Zhang et al. 2017) and hints sampled from a dense ab map (the transfer's output)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from core.hints import sample_hints_from_ab
+from training.hintsim import HintSimulation, hints_from_ab, simulate_hints
+
+
+def _smooth_ab(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 2, 4, 4, generator=generator) * 120 - 60
+    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def test_share_of_samples_without_hints():
+    ab = torch.zeros(400, 2, 16, 16)
+    sim = HintSimulation(no_hint_share=0.25)
+    _, mask = simulate_hints(ab, sim, np.random.default_rng(0))
+    empty = (mask.flatten(1).sum(1) == 0).float().mean().item()
+    assert abs(empty - 0.25) < 0.06
+    _, none = simulate_hints(ab[:20], HintSimulation(no_hint_share=1.0), np.random.default_rng(0))
+    assert none.sum() == 0
+    _, every = simulate_hints(ab[:20], HintSimulation(no_hint_share=0.0), np.random.default_rng(0))
+    assert bool((every.flatten(1).sum(1) > 0).all())
+
+
+def test_hint_colour_is_the_mean_ground_truth_under_the_patch():
+    ab = _smooth_ab(8, 64)
+    # One patch per sample (a geometric draw with p = 1), so the mask is exactly that patch.
+    sim = HintSimulation(no_hint_share=0.0, geometric_p=1.0, dense_share=0.0, min_patch=3, max_patch=7, reference_size=64)
+    hint_ab, mask = simulate_hints(ab, sim, np.random.default_rng(1))
+    for i in range(len(ab)):
+        region = mask[i, 0] > 0
+        side = int(region.sum().sqrt().round())
+        assert region.any() and 1 <= side <= 7
+        expected = ab[i][:, region].mean(dim=1)
+        torch.testing.assert_close(hint_ab[i][:, region], expected[:, None].expand(-1, int(region.sum())))
+        assert hint_ab[i][:, ~region].abs().max() == 0
+
+
+def test_number_of_hints_follows_the_geometric_law_scaled_by_area():
+    # 1 x 1 patches on a 128 x 128 crop: the count of hinted pixels is the count of hints (few overlaps).
+    ab = torch.zeros(300, 2, 128, 128)
+    sim = HintSimulation(no_hint_share=0.0, geometric_p=1 / 8, dense_share=0.0, min_patch=1, max_patch=1, reference_size=128)
+    _, mask = simulate_hints(ab, sim, np.random.default_rng(2))
+    counts = mask.flatten(1).sum(1)
+    assert abs(counts.mean().item() - 8.0) < 1.0
+    assert counts.min() >= 1
+    # Half the area (a 128 x 64 crop) gets about half as many hints.
+    _, half = simulate_hints(ab[..., :64], sim, np.random.default_rng(3))
+    assert abs(half.flatten(1).sum(1).mean().item() - 4.0) < 0.7
+
+
+def test_dense_share_gives_many_hints():
+    ab = torch.zeros(100, 2, 64, 64)
+    sparse = HintSimulation(no_hint_share=0.0, dense_share=0.0, min_patch=1, max_patch=1, reference_size=64)
+    dense = HintSimulation(no_hint_share=0.0, dense_share=1.0, min_patch=1, max_patch=1, reference_size=64)
+    n_sparse = simulate_hints(ab, sparse, np.random.default_rng(4))[1].sum()
+    n_dense = simulate_hints(ab, dense, np.random.default_rng(4))[1].sum()
+    # Log-uniform on [1, 200] has mean ~37.4 against the geometric's 8.
+    assert n_dense > 3 * n_sparse
+
+
+def test_same_generator_state_same_hints():
+    ab = _smooth_ab(4, 32)
+    a = simulate_hints(ab, HintSimulation(), np.random.default_rng([0, 17, 11]))
+    b = simulate_hints(ab, HintSimulation(), np.random.default_rng([0, 17, 11]))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_hints_from_a_dense_map_are_sampled_as_the_app_samples_them():
+    ab = _smooth_ab(3, 32, seed=5)
+    L = torch.full((3, 1, 32, 32), 50.0)
+    hint_ab, mask = hints_from_ab(ab, L, density=0.02, patch=3, rng=np.random.default_rng(6))
+    seeds = np.random.default_rng(6).integers(0, 2**31, size=3)
+    for i, seed in enumerate(seeds.tolist()):
+        expected_ab, expected_mask = sample_hints_from_ab(ab[i], 0.02, seed, 3, L[i])
+        torch.testing.assert_close(hint_ab[i], expected_ab)
+        torch.testing.assert_close(mask[i], expected_mask)
+    assert 0 < mask.mean() < 0.25
