@@ -1,0 +1,102 @@
+"""What Heirloom remembers between runs (QSettings): folders, recent files, device, model, working size."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from desktop.model import DEFAULT_WORKING_SIZE, EngineOptions
+
+MAX_RECENT_FILES = 10
+MAX_RECENT_COLOURS = 8
+
+
+class AppSettings:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.q = settings or QSettings()
+
+    def _str(self, key: str, default: str = "") -> str:
+        value = self.q.value(key, default)
+        return str(value) if value is not None else default
+
+    def _list(self, key: str) -> list:
+        value = self.q.value(key, [])
+        if value is None or value == "":
+            return []
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+    # -- folders ----------------------------------------------------------------------------
+    def folder(self, purpose: str) -> str:
+        """The last folder used for ``purpose`` (photos, references, export, sessions, batch, training)."""
+        return self._str(f"folders/{purpose}")
+
+    def set_folder(self, purpose: str, folder: str) -> None:
+        self.q.setValue(f"folders/{purpose}", folder)
+
+    # -- recent files and colours -----------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        return [str(p) for p in self._list("recent/files")]
+
+    def add_recent_file(self, path: str) -> list[str]:
+        files = [path] + [p for p in self.recent_files() if p != path]
+        files = files[:MAX_RECENT_FILES]
+        self.q.setValue("recent/files", files)
+        return files
+
+    def clear_recent_files(self) -> None:
+        self.q.setValue("recent/files", [])
+
+    def recent_colours(self) -> list[tuple[int, int, int]]:
+        colours = []
+        for text in self._list("recent/colours"):
+            try:
+                r, g, b = (int(v) for v in str(text).split(","))
+                colours.append((r, g, b))
+            except ValueError:
+                continue
+        return colours
+
+    def add_recent_colour(self, rgb: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+        colours = [tuple(rgb)] + [c for c in self.recent_colours() if c != tuple(rgb)]
+        colours = colours[:MAX_RECENT_COLOURS]
+        self.q.setValue("recent/colours", [",".join(str(v) for v in c) for c in colours])
+        return colours
+
+    # -- engine -----------------------------------------------------------------------------
+    def engine_options(self, allow_random_weights: bool = False) -> EngineOptions:
+        try:
+            size = int(self.q.value("engine/working_size", DEFAULT_WORKING_SIZE))
+        except (TypeError, ValueError):
+            size = DEFAULT_WORKING_SIZE
+        return EngineOptions(
+            device=self._str("engine/device", "auto") or "auto",
+            colornet=self._str("engine/model", "colornet") or "colornet",
+            working_size=size,
+            allow_random_weights=allow_random_weights,
+        )
+
+    def set_device(self, device: str) -> None:
+        self.q.setValue("engine/device", device)
+
+    def set_model(self, name: str) -> None:
+        self.q.setValue("engine/model", name)
+
+    def set_working_size(self, size: int) -> None:
+        self.q.setValue("engine/working_size", int(size))
+
+    # -- window -----------------------------------------------------------------------------
+    @property
+    def first_run(self) -> bool:
+        return self._str("app/first_run_done", "") != "1"
+
+    def mark_first_run_done(self) -> None:
+        self.q.setValue("app/first_run_done", "1")
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self.q.value("window/geometry"), self.q.value("window/state")
+
+    def set_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.q.setValue("window/geometry", geometry)
+        self.q.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self.q.sync()
