@@ -92,6 +92,8 @@ class Models:
     transfer: TransferNet
     device: torch.device
     metadata: dict = field(default_factory=dict)
+    # The ImageNet encoder whose pooled descriptor a global-fusion ColorNet reads (Iizuka 2016).
+    global_encoder: EfficientNetLite0Encoder | None = None
 
 
 def _resolve_record(name_or_path: str):
@@ -143,7 +145,13 @@ def load_models(config: ColorizerConfig | None = None) -> Models:
     colornet = colornet.eval().to(device)
     if device.type == "cpu":
         colornet = colornet.to(memory_format=torch.channels_last)
-    return Models(colornet, transfer.eval().to(device), device, metadata)
+    global_encoder = None
+    if colornet.global_dim > 0:
+        encoder = transfer.encoder
+        if not isinstance(encoder, EfficientNetLite0Encoder):
+            encoder = _build_encoder("efficientnet_lite0", config.allow_random_weights).freeze()
+        global_encoder = encoder.to(device)
+    return Models(colornet, transfer.eval().to(device), device, metadata, global_encoder)
 
 
 def _build_networks(config: ColorizerConfig) -> tuple[ColorNet, TransferNet, dict]:
@@ -156,7 +164,7 @@ def _build_networks(config: ColorizerConfig) -> tuple[ColorNet, TransferNet, dic
     except WeightsError:
         if not config.allow_random_weights:
             raise
-        colornet = ColorNet(width=0.125)
+        colornet = ColorNet(width=0.125, hint_fill=True)
         metadata["colornet"] = {"random": True}
     encoder = _build_encoder(config.encoder, config.allow_random_weights)
     try:
@@ -243,6 +251,7 @@ class Colorizer:
     # -- state ----------------------------------------------------------------------------------
     def _clear_target_cache(self) -> None:
         self._L_work: torch.Tensor | None = None
+        self._global: torch.Tensor | None = None
         self._auto_ab: torch.Tensor | None = None
         self._target_features: dict[str, torch.Tensor] | None = None
         self._coarse_ab: torch.Tensor | None = None
@@ -397,11 +406,23 @@ class Colorizer:
                 self._L_work = resize_lightness(self._L_full, self.working_size).to(self.device)
         return self._L_work
 
+    def _global_features(self) -> torch.Tensor | None:
+        """The grey photo's ImageNet descriptor, for a ColorNet trained with global fusion."""
+        if self.models.global_encoder is None:
+            return None
+        if self._global is None:
+            L = self._lightness_work()
+            with self._timed("global_features"):
+                grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
+                self._global = self.models.global_encoder.global_features(grey)
+        return self._global
+
     def _auto(self) -> torch.Tensor:
         if self._auto_ab is None:
             L = self._lightness_work()
+            features = self._global_features()
             with self._timed("precolorize"):
-                self._auto_ab = self.models.colornet(L)
+                self._auto_ab = self.models.colornet(L, global_features=features)
         return self._auto_ab
 
     def _target_feats(self) -> dict[str, torch.Tensor]:
@@ -456,7 +477,7 @@ class Colorizer:
             hint_ab[0] = torch.where(user_mask > 0, user_ab, hint_ab[0])
             mask[0] = torch.maximum(mask[0], user_mask)
         with self._timed("colorize"):
-            self._final_ab = self.models.colornet(L, hint_ab, mask)
+            self._final_ab = self.models.colornet(L, hint_ab, mask, global_features=self._global_features())
         return self._final_ab
 
     # -- results --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core.color import rgb_to_lab, snap_ab_to_gamut
 
@@ -153,3 +154,25 @@ def snap_hint_to_gamut(hint: Hint, lightness: float) -> Hint:
     ab = torch.tensor(hint.ab, dtype=torch.float64).view(2, 1, 1)
     snapped = snap_ab_to_gamut(L, ab)
     return hint.recoloured((float(snapped[0, 0, 0]), float(snapped[1, 0, 0])))
+
+
+def push_pull_fill(ab: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Spread sparse hints over the whole image (push-pull, Gortler et al. 1996).
+
+    ``ab`` (N, 2, H, W) is valid where ``mask`` (N, 1, H, W) is 1. Push: sum-pool colour and weight
+    down an image pyramid; pull: from the coarsest level back up, keep a level's own estimate where
+    it has weight and take the coarser (smooth) estimate elsewhere. Pixels under hints keep their
+    colour; an image without hints stays zero. Costs a few pooling passes, even for many hints.
+    """
+    if ab.dim() != 4 or ab.shape[1] != 2 or mask.shape[1] != 1:
+        raise ValueError(f"expected ab (N, 2, H, W) and mask (N, 1, H, W), got {tuple(ab.shape)} and {tuple(mask.shape)}")
+    values, weights = [ab * mask], [mask]
+    while min(values[-1].shape[2:]) > 1:
+        values.append(F.avg_pool2d(values[-1], 2, ceil_mode=True) * 4)
+        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True) * 4)
+    filled = values[-1] / weights[-1].clamp(min=eps)
+    for value, weight in zip(reversed(values[:-1]), reversed(weights[:-1])):
+        coarse = F.interpolate(filled, size=value.shape[2:], mode="bilinear", align_corners=False)
+        confidence = weight.clamp(max=1.0)
+        filled = confidence * (value / weight.clamp(min=eps)) + (1 - confidence) * coarse
+    return filled

@@ -39,7 +39,8 @@ def _add_dataclass_arguments(parser: argparse.ArgumentParser, config_type: type)
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help="(off by default)")
+            state = "on" if f.default else "off"
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=f"({state} by default)")
             continue
         if typing.get_origin(kind) is typing.Union or "None" in str(kind):
             kind = next(a for a in typing.get_args(kind) if a is not type(None))

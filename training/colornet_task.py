@@ -37,6 +37,7 @@ class ColorNetConfig(TrainConfig):
     rebalance_mix: float = 0.5  # Zhang 2016 prior smoothing for class rebalancing
     no_hint_share: float = 0.2
     init_from: str = ""  # weights file to start from (fine-tuning)
+    hint_fill: bool = True  # the net reads push-pull-filled hints (see ColorNet); False = siggraph17 input
     global_fusion: bool = False  # fuse the EfficientNet-Lite0 global descriptor of the grey input
     transfer_hints: float = 0.0  # share of samples whose hints come from a transfer net's output
     transfer_decoder: str = DEFAULT_DECODER  # decoder weights (name or file) for those hints
@@ -70,7 +71,7 @@ class ColorNetTask:
         return EfficientNetLite0Encoder.global_dim if self.config.global_fusion else 0
 
     def model_args(self) -> dict:
-        return {"width": self.config.width, "global_dim": self.global_dim}
+        return {"width": self.config.width, "global_dim": self.global_dim, "hint_fill": self.config.hint_fill}
 
     def build_model(self) -> nn.Module:
         if self.config.init_from:
@@ -78,6 +79,7 @@ class ColorNetTask:
             args = dict(data["model_args"])
             if args.get("global_dim", 0):
                 self.config.global_fusion = True
+            self.config.hint_fill = bool(args.get("hint_fill", False))
             args["global_dim"] = self.global_dim
             model = ColorNet(**args)
             missing, unexpected = model.load_state_dict(data["state_dict"], strict=False)
@@ -87,10 +89,10 @@ class ColorNetTask:
                 _zero_last_layer(model.global_fusion)
             self.config.width = model.width
         elif self.config.global_fusion:
-            model = ColorNet(width=self.config.width, global_dim=self.global_dim)
+            model = ColorNet(width=self.config.width, global_dim=self.global_dim, hint_fill=self.config.hint_fill)
             _zero_last_layer(model.global_fusion)
         else:
-            model = ColorNet(width=self.config.width)
+            model = ColorNet(width=self.config.width, hint_fill=self.config.hint_fill)
         return model.to(memory_format=torch.channels_last)
 
     def trainable(self, model: nn.Module) -> list[nn.Parameter]:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.color import normalize_ab, normalize_l, unnormalize_ab
+from core.hints import push_pull_fill
 
 NUM_AB_CLASSES = 529
 
@@ -42,14 +43,21 @@ class ColorNet(nn.Module):
 
     ``global_dim`` > 0 adds a fusion layer (Iizuka et al. 2016) that projects a global image
     descriptor (e.g. the encoder's pooled ImageNet features) into the bottleneck.
+
+    ``hint_fill`` spreads the sparse hints over the image (push-pull) before the network reads them:
+    the ab input is then a dense first guess and the mask still marks the true hints. Narrow,
+    CPU-trained nets learn to refine a dense guess along the L edges far faster than to propagate
+    isolated points across the whole image. It changes no weight shape; siggraph17's published
+    weights expect ``hint_fill=False``.
     """
 
-    def __init__(self, width: float = 1.0, global_dim: int = 0, classes: int = NUM_AB_CLASSES):
+    def __init__(self, width: float = 1.0, global_dim: int = 0, hint_fill: bool = False, classes: int = NUM_AB_CLASSES):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
         self.width = width
         self.global_dim = global_dim
+        self.hint_fill = hint_fill
 
         def ch(n: int) -> int:
             return max(8, int(round(n * width)))
@@ -91,6 +99,8 @@ class ColorNet(nn.Module):
             hint_ab = L.new_zeros(n, 2, h, w)
         if hint_mask is None:
             hint_mask = L.new_zeros(n, 1, h, w)
+        elif self.hint_fill:
+            hint_ab = push_pull_fill(hint_ab, hint_mask)
         x = torch.cat((normalize_l(L), normalize_ab(hint_ab), hint_mask), dim=1)
         # The U-Net halves the size three times: pad to a multiple of 8, crop at the end.
         pad_h, pad_w = (-h) % 8, (-w) % 8
@@ -119,4 +129,4 @@ class ColorNet(nn.Module):
         return ab
 
     def model_args(self) -> dict:
-        return {"width": self.width, "global_dim": self.global_dim}
+        return {"width": self.width, "global_dim": self.global_dim, "hint_fill": self.hint_fill}

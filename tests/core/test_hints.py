@@ -213,3 +213,24 @@ def test_sampling_skips_very_dark_and_bright_pixels():
 def test_sampling_rejects_bad_shapes():
     with pytest.raises(ValueError):
         sample_hints_from_ab(torch.zeros(3, 10, 10), 0.1)
+
+
+def test_push_pull_fill_keeps_hints_and_spreads_them():
+    from core.hints import push_pull_fill
+
+    ab = torch.zeros(1, 2, 40, 60)
+    mask = torch.zeros(1, 1, 40, 60)
+    ab[0, :, 5, 5] = torch.tensor([30.0, -20.0])
+    mask[0, 0, 5, 5] = 1
+    ab[0, :, 35, 55] = torch.tensor([-40.0, 10.0])
+    mask[0, 0, 35, 55] = 1
+    filled = push_pull_fill(ab, mask)
+    assert torch.allclose(filled[0, :, 5, 5], torch.tensor([30.0, -20.0]))
+    assert torch.allclose(filled[0, :, 35, 55], torch.tensor([-40.0, 10.0]))
+    # Every pixel gets a colour, each corner close to its nearer hint's.
+    assert bool((filled.abs().sum(dim=1) > 0).all())
+    assert float(filled[0, 0, 0, 0]) > 15 and float(filled[0, 0, 39, 59]) < -15
+    # No hints: nothing to spread.
+    assert torch.count_nonzero(push_pull_fill(torch.zeros(1, 2, 8, 8), torch.zeros(1, 1, 8, 8))) == 0
+    with pytest.raises(ValueError):
+        push_pull_fill(torch.zeros(1, 3, 8, 8), torch.zeros(1, 1, 8, 8))

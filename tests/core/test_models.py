@@ -245,7 +245,7 @@ def test_colornet_validates_its_input():
     with pytest.raises(ValueError):
         fused(torch.zeros(1, 1, 8, 8))
     assert fused(torch.zeros(1, 1, 8, 8), global_features=torch.zeros(1, 16)).shape == (1, 2, 8, 8)
-    assert fused.model_args() == {"width": 0.125, "global_dim": 16}
+    assert fused.model_args() == {"width": 0.125, "global_dim": 16, "hint_fill": False}
 
 
 @pytest.mark.parametrize("name", ["efficientnet", "vgg19"])
@@ -324,3 +324,22 @@ def test_pooled_reference_stats(transfer):
     assert torch.allclose(pooled.encoder[name].mean, (a.encoder[name].mean + b.encoder[name].mean) / 2)
     assert len(pooled.decoder) == len(a.decoder)
     assert np.isfinite(pooled.decoder[-1].std.numpy()).all()
+
+
+def test_hint_fill_feeds_the_push_pull_filled_hints():
+    from core.hints import push_pull_fill
+
+    torch.manual_seed(0)
+    filled = ColorNet(width=0.125, hint_fill=True).eval()
+    plain = ColorNet(width=0.125, hint_fill=False).eval()
+    plain.load_state_dict(filled.state_dict())
+    L = torch.rand(1, 1, 24, 32) * 100
+    ab = torch.zeros(1, 2, 24, 32)
+    mask = torch.zeros(1, 1, 24, 32)
+    ab[0, :, 5, 7] = torch.tensor([40.0, -30.0])
+    mask[0, 0, 5, 7] = 1
+    with torch.no_grad():
+        expected = plain(L, push_pull_fill(ab, mask), mask)
+        assert torch.allclose(filled(L, ab, mask), expected, atol=1e-5)
+        assert not torch.allclose(plain(L, ab, mask), expected, atol=1e-3)
+    assert filled.model_args()["hint_fill"] is True
