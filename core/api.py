@@ -164,7 +164,7 @@ def _build_networks(config: ColorizerConfig) -> tuple[ColorNet, TransferNet, dic
     except WeightsError:
         if not config.allow_random_weights:
             raise
-        colornet = ColorNet(width=0.125, hint_fill=True)
+        colornet = ColorNet(width=0.125, hint_fill=True, fill_residual=True)
         metadata["colornet"] = {"random": True}
     encoder = _build_encoder(config.encoder, config.allow_random_weights)
     try:

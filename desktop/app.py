@@ -77,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
     QCoreApplication.setOrganizationName("Heirloom")
     QCoreApplication.setApplicationName("Heirloom")
+    QGuiApplication.setDesktopFileName("heirloom")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationDisplayName("Heirloom")
 

@@ -1,6 +1,6 @@
 """Open the real window on a historical photo, wait for the colorized preview, save a screenshot.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python -m desktop.screenshot --out docs/screenshot.png
+    xvfb-run -a -s "-screen 0 1600x1000x24 -noreset" python -m desktop.screenshot --out docs/screenshot.png
 
 Uses the trained weights when they are installed; otherwise it says so and falls back to untrained
 networks, so the window can still be photographed (the colours are then meaningless). Settings and

@@ -22,7 +22,7 @@ def run_self_test(allow_random_weights: bool = False, out=print) -> int:
         from core.api import Colorizer, ColorizerConfig
         from core.imageio import ImageError, load_photo, photo_from_array
         from core.weights import WeightsError, resources_dir
-    except ImportError as error:
+    except Exception as error:  # a broken install fails in many ways; report it in one line
         return _fail(f"Heirloom's core could not be imported ({error}); reinstall Heirloom.")
 
     demo = resources_dir() / "demo"

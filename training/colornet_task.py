@@ -38,6 +38,7 @@ class ColorNetConfig(TrainConfig):
     no_hint_share: float = 0.2
     init_from: str = ""  # weights file to start from (fine-tuning)
     hint_fill: bool = True  # the net reads push-pull-filled hints (see ColorNet); False = siggraph17 input
+    fill_residual: bool = True  # the head predicts a correction to the filled hints (needs hint_fill)
     global_fusion: bool = False  # fuse the EfficientNet-Lite0 global descriptor of the grey input
     transfer_hints: float = 0.0  # share of samples whose hints come from a transfer net's output
     transfer_decoder: str = DEFAULT_DECODER  # decoder weights (name or file) for those hints
@@ -71,7 +72,12 @@ class ColorNetTask:
         return EfficientNetLite0Encoder.global_dim if self.config.global_fusion else 0
 
     def model_args(self) -> dict:
-        return {"width": self.config.width, "global_dim": self.global_dim, "hint_fill": self.config.hint_fill}
+        return {
+            "width": self.config.width,
+            "global_dim": self.global_dim,
+            "hint_fill": self.config.hint_fill,
+            "fill_residual": self.config.fill_residual and self.config.hint_fill,
+        }
 
     def build_model(self) -> nn.Module:
         if self.config.init_from:
@@ -80,6 +86,8 @@ class ColorNetTask:
             if args.get("global_dim", 0):
                 self.config.global_fusion = True
             self.config.hint_fill = bool(args.get("hint_fill", False))
+            became_residual = self.config.fill_residual and self.config.hint_fill and not args.get("fill_residual", False)
+            args["fill_residual"] = self.config.fill_residual and self.config.hint_fill
             args["global_dim"] = self.global_dim
             model = ColorNet(**args)
             missing, unexpected = model.load_state_dict(data["state_dict"], strict=False)
@@ -87,12 +95,17 @@ class ColorNetTask:
                 raise ValueError(f"{self.config.init_from} does not match ColorNet({args})")
             if missing:
                 _zero_last_layer(model.global_fusion)
+            if became_residual:
+                # Switching to a residual head: start it at zero so the output begins at the
+                # filled hints (grey without hints) instead of adding the old prediction twice.
+                torch.nn.init.zeros_(model.model_out[0].weight)
+                torch.nn.init.zeros_(model.model_out[0].bias)
             self.config.width = model.width
         elif self.config.global_fusion:
-            model = ColorNet(width=self.config.width, global_dim=self.global_dim, hint_fill=self.config.hint_fill)
+            model = ColorNet(**self.model_args())
             _zero_last_layer(model.global_fusion)
         else:
-            model = ColorNet(width=self.config.width, hint_fill=self.config.hint_fill)
+            model = ColorNet(**self.model_args())
         return model.to(memory_format=torch.channels_last)
 
     def trainable(self, model: nn.Module) -> list[nn.Parameter]:

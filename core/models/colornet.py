@@ -49,15 +49,26 @@ class ColorNet(nn.Module):
     CPU-trained nets learn to refine a dense guess along the L edges far faster than to propagate
     isolated points across the whole image. It changes no weight shape; siggraph17's published
     weights expect ``hint_fill=False``.
+
+    ``fill_residual`` (with ``hint_fill``) makes the head predict a correction added to the filled
+    hints, so an untrained head already reproduces the interpolated hints (and grey without hints).
     """
 
-    def __init__(self, width: float = 1.0, global_dim: int = 0, hint_fill: bool = False, classes: int = NUM_AB_CLASSES):
+    def __init__(
+        self,
+        width: float = 1.0,
+        global_dim: int = 0,
+        hint_fill: bool = False,
+        fill_residual: bool = False,
+        classes: int = NUM_AB_CLASSES,
+    ):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
         self.width = width
         self.global_dim = global_dim
         self.hint_fill = hint_fill
+        self.fill_residual = fill_residual and hint_fill
 
         def ch(n: int) -> int:
             return max(8, int(round(n * width)))
@@ -101,6 +112,7 @@ class ColorNet(nn.Module):
             hint_mask = L.new_zeros(n, 1, h, w)
         elif self.hint_fill:
             hint_ab = push_pull_fill(hint_ab, hint_mask)
+        base = hint_ab
         x = torch.cat((normalize_l(L), normalize_ab(hint_ab), hint_mask), dim=1)
         # The U-Net halves the size three times: pad to a multiple of 8, crop at the end.
         pad_h, pad_w = (-h) % 8, (-w) % 8
@@ -124,9 +136,16 @@ class ColorNet(nn.Module):
         conv9 = self.model9(self.model9up(conv8) + self.model2short9(conv2))
         conv10 = self.model10(self.model10up(conv9) + self.model1short10(conv1))
         ab = unnormalize_ab(self.model_out(conv10))[:, :, :h, :w]
+        if self.fill_residual:
+            ab = ab + base
         if with_logits:
             return ab, self.model_class(conv8)
         return ab
 
     def model_args(self) -> dict:
-        return {"width": self.width, "global_dim": self.global_dim, "hint_fill": self.hint_fill}
+        return {
+            "width": self.width,
+            "global_dim": self.global_dim,
+            "hint_fill": self.hint_fill,
+            "fill_residual": self.fill_residual,
+        }

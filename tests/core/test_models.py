@@ -245,7 +245,7 @@ def test_colornet_validates_its_input():
     with pytest.raises(ValueError):
         fused(torch.zeros(1, 1, 8, 8))
     assert fused(torch.zeros(1, 1, 8, 8), global_features=torch.zeros(1, 16)).shape == (1, 2, 8, 8)
-    assert fused.model_args() == {"width": 0.125, "global_dim": 16, "hint_fill": False}
+    assert fused.model_args() == {"width": 0.125, "global_dim": 16, "hint_fill": False, "fill_residual": False}
 
 
 @pytest.mark.parametrize("name", ["efficientnet", "vgg19"])
@@ -343,3 +343,22 @@ def test_hint_fill_feeds_the_push_pull_filled_hints():
         assert torch.allclose(filled(L, ab, mask), expected, atol=1e-5)
         assert not torch.allclose(plain(L, ab, mask), expected, atol=1e-3)
     assert filled.model_args()["hint_fill"] is True
+
+
+def test_fill_residual_head_corrects_the_filled_hints():
+    from core.hints import push_pull_fill
+
+    net = ColorNet(width=0.125, hint_fill=True, fill_residual=True).eval()
+    torch.nn.init.zeros_(net.model_out[0].weight)
+    torch.nn.init.zeros_(net.model_out[0].bias)
+    L = torch.rand(1, 1, 16, 24) * 100
+    ab = torch.zeros(1, 2, 16, 24)
+    mask = torch.zeros(1, 1, 16, 24)
+    ab[0, :, 3, 4] = torch.tensor([25.0, 10.0])
+    mask[0, 0, 3, 4] = 1
+    with torch.no_grad():
+        # A zero head adds nothing: the output is the interpolated hints, and grey without hints.
+        assert torch.allclose(net(L, ab, mask), push_pull_fill(ab, mask), atol=1e-6)
+        assert torch.count_nonzero(net(L)) == 0
+    assert net.model_args()["fill_residual"] is True
+    assert ColorNet(width=0.125, fill_residual=True).fill_residual is False  # needs hint_fill

@@ -26,7 +26,7 @@ def test_real_window_screenshot_under_xvfb(tmp_path):
     env = dict(os.environ, HEIRLOOM_HOME=str(tmp_path / "home"), OMP_NUM_THREADS="1")
     env.pop("QT_QPA_PLATFORM", None)  # the real xcb platform, not offscreen
     command = [
-        "xvfb-run", "-a", "-s", "-screen 0 1280x900x24",
+        "xvfb-run", "-a", "-s", "-screen 0 1280x900x24 -noreset",
         sys.executable, "-m", "desktop.screenshot",
         "--photo", str(photo), "--out", str(out), "--size", "1100x760", "--hints", "1", "--browse", "",
     ]

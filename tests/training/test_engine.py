@@ -64,7 +64,7 @@ def test_checkpoint_holds_what_a_rebuild_needs(small_config):
     state = torch.load(result.checkpoint, map_location="cpu", weights_only=True)
     assert set(state) == CHECKPOINT_KEYS
     assert state["task"] == "colornet" and state["step"] == 2
-    assert state["model_args"] == {"width": 0.125, "global_dim": 0, "hint_fill": True}
+    assert state["model_args"] == {"width": 0.125, "global_dim": 0, "hint_fill": True, "fill_residual": True}
     assert state["config"]["crop"] == 32
     model = ColorNet(**state["model_args"])
     model.load_state_dict(state["model"])
@@ -150,7 +150,7 @@ def test_global_fusion_feeds_the_encoder_descriptor(small_config):
     task = ColorNetTask(config)
     result = Trainer(task, config).run()
     data = load_weights(result.weights, kind="colornet")
-    assert data["model_args"] == {"width": 0.125, "global_dim": EfficientNetLite0Encoder.global_dim, "hint_fill": True}
+    assert data["model_args"] == {"width": 0.125, "global_dim": EfficientNetLite0Encoder.global_dim, "hint_fill": True, "fill_residual": True}
     model = ColorNet(**data["model_args"])
     model.load_state_dict(data["state_dict"])
     L = torch.rand(1, 1, 32, 32) * 100

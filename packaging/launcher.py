@@ -1,0 +1,3 @@
+import sys
+from desktop.app import main
+sys.exit(main())
