@@ -481,14 +481,14 @@ def test_demo_opens_photo_and_reference(make_window, qtbot):
 def test_dragging_the_slider_never_queues_work(make_window, photos, qtbot):
     from desktop_fakes import FakeColorizer
 
-    window = make_window(factory=lambda options: FakeColorizer(options, delay=0.2))
+    window = make_window(factory=lambda options: FakeColorizer(options, delay=1.0))
     open_and_wait(qtbot, window, photos["photo"])
     pin(qtbot, window, photos["reference"])
     wait_for_preview(qtbot, window)
     before = len(window.worker.processed_previews)
     slider = window.blend_slider.slider
     slider.setSliderDown(True)
-    for value in range(98, 38, -2):  # 30 moves, far faster than a preview
+    for value in range(98, 38, -2):  # 30 moves, far faster than one (1 s) preview
         slider.setValue(value)
         QApplication.processEvents()
     slider.setSliderDown(False)
