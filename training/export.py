@@ -1,43 +1,51 @@
-"""Turn a training run's checkpoint into a weights file the app can load (and register it).
+"""Copy a training run's weights into a weights folder the app reads, registered under a name.
 
     python -m training.export runs/colornet resources/weights/colornet.pt --name colornet
+
+A finished (or stopped) run leaves ``weights.pt``; for a run still in progress the colorization
+sub-net can also be taken from its checkpoint ``last.pt``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from core.weights import WeightsRecord, save_weights
-
-KINDS = {"colornet": "colornet", "decoder": "decoder", "finetune": "colornet"}
+from core.weights import WeightsRecord, load_weights, save_weights
 
 
-def export_checkpoint(run_dir: Path | str, out: Path | str, name: str | None = None, metadata: dict | None = None) -> WeightsRecord:
-    checkpoint = Path(run_dir) / "last.pt"
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    kind = KINDS.get(state["task"], state["task"])
-    info = {
-        "steps": state["step"],
-        "validation": state["history"][-1] if state.get("history") else {},
-        "config": state["config"],
-        **(metadata or {}),
-    }
-    return save_weights(out, kind, state["model_args"], state["model"], info, register_as=name)
+def export_run(run_dir: Path | str, out: Path | str, name: str | None = None, metadata: dict | None = None, from_checkpoint: bool = False) -> WeightsRecord:
+    run_dir = Path(run_dir)
+    weights = run_dir / "weights.pt"
+    if weights.is_file() and not from_checkpoint:
+        data = load_weights(weights)
+        kind, model_args, state_dict, info = data["kind"], data["model_args"], data["state_dict"], dict(data["metadata"])
+    else:
+        state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+        if state["task"] not in ("colornet", "finetune"):
+            raise ValueError(f"{run_dir} has no weights.pt yet; only colornet checkpoints can be exported directly")
+        kind, model_args, state_dict = "colornet", state["model_args"], state["model"]
+        info = {"steps": state["step"], "config": state["config"], "validation": state["history"][-1] if state.get("history") else {}}
+    info.update(metadata or {})
+    return save_weights(out, kind, model_args, state_dict, info, register_as=name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="training output folder holding last.pt")
+    parser.add_argument("run_dir", type=Path, help="training output folder (weights.pt or last.pt)")
     parser.add_argument("out", type=Path, help="weights file to write")
     parser.add_argument("--name", help="register the file under this name in its folder's manifest")
+    parser.add_argument("--checkpoint", action="store_true", help="take the weights from last.pt even if weights.pt exists")
+    parser.add_argument("--metadata", type=Path, help="JSON file of extra metadata (e.g. evaluation scores)")
     args = parser.parse_args(argv)
-    record = export_checkpoint(args.run_dir, args.out, args.name)
-    print(f"wrote {record.file} ({record.kind}, sha256 {record.sha256[:12]}…)")
+    extra = json.loads(args.metadata.read_text()) if args.metadata else None
+    record = export_run(args.run_dir, args.out, args.name, extra, args.checkpoint)
+    print(f"wrote {record.file} ({record.kind}, sha256 {record.sha256[:12]})")
     return 0
 
 
