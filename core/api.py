@@ -68,7 +68,7 @@ class ColorizerConfig:
     colornet: str = DEFAULT_COLORNET  # weights name (registry) or path to a weights file
     encoder: str = "efficientnet_lite0"  # efficientnet_lite0 (bundled) | vgg19 (user-supplied weights)
     decoder: str = ""  # weights name or path; "" = the default decoder of the encoder
-    hint_density: float = 0.01  # share of working pixels sampled as hints from the coarse transfer
+    hint_density: float = 0.003  # share of working pixels sampled as hints from the coarse transfer
     hint_patch: int = 3
     seed: int = 0
     allow_random_weights: bool = False  # tests and benchmarks: random nets when weights are missing
