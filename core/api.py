@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.color import lab_to_rgb, rgb_to_lab, snap_ab_to_gamut
 from core.device import describe, resolve_device
@@ -216,6 +217,19 @@ class _Reference:
         self.rgb = self.stats = self.lab = None
 
 
+def _reference_source(photo: Photo) -> torch.Tensor:
+    """The reference as 8-bit RGB (1, 3, h, w), shrunk to REFERENCE_SOURCE_SIDE on its 8-bit pixels
+    (a 12-megapixel reference never becomes a float copy)."""
+    pixels = photo.pixels
+    if photo.bit_depth == 16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    image = Image.fromarray(np.ascontiguousarray(pixels)).convert("RGB")
+    size = working_size_for(image.size, REFERENCE_SOURCE_SIDE)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].contiguous()
+
+
 def _resize_rgb(rgb: torch.Tensor, short_side: int) -> torch.Tensor:
     h, w = rgb.shape[2:]
     new_w, new_h = working_size_for((w, h), short_side)
@@ -330,9 +344,7 @@ class Colorizer:
             raise ValueError("a reference's weight must be positive")
         ref_id = next(self._ids)
         info = ReferenceInfo(ref_id, name or (photo.path.name if photo.path else f"reference {ref_id}"), float(weight), photo.size)
-        rgb = torch.from_numpy(photo.rgb_float()).permute(2, 0, 1)[None]
-        source = (_resize_rgb(rgb, REFERENCE_SOURCE_SIDE).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-        self._references[ref_id] = _Reference(info, source)
+        self._references[ref_id] = _Reference(info, _reference_source(photo))
         self._invalidate_transfer()
         return ref_id
 
