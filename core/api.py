@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import itertools
 import time
+from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
-from core.color import lab_to_rgb, rgb_to_lab, snap_ab_to_gamut
+from core.color import lab_to_rgb, rgb_to_lab
 from core.device import describe, resolve_device
 from core.hints import Hint, rasterize_hints, sample_hints_from_ab, snap_hint_to_gamut
 from core.imageio import ImageError, Photo, load_photo, photo_from_array, save_image
@@ -314,12 +315,10 @@ class Colorizer:
         """Open the photo to colorize (any Photo; colour photos are reduced to their lightness)."""
         if not isinstance(photo, Photo):
             photo = load_photo(photo)
-        started = time.perf_counter()
-        self.stage_calls["load_target"] += 1
-        self._photo = photo
-        self._L_full = photo.lightness()
-        self._clear_target_cache()
-        self.timings["load_target"] = time.perf_counter() - started
+        with self._timed("load_target"):
+            self._photo = photo
+            self._L_full = photo.lightness()
+            self._clear_target_cache()
 
     def set_target_lightness(self, L: np.ndarray) -> None:
         """Colorize a lightness plane directly (float (H, W) in [0, 100]); used by the evaluation."""
@@ -398,18 +397,15 @@ class Colorizer:
         self._final_ab = None
 
     # -- stages ---------------------------------------------------------------------------------
-    def _timed(self, stage: str):
-        colorizer = self
-
-        class _Timer:
-            def __enter__(self_inner):
-                colorizer.stage_calls[stage] += 1
-                self_inner.started = time.perf_counter()
-
-            def __exit__(self_inner, *exc):
-                colorizer.timings[stage] = time.perf_counter() - self_inner.started
-
-        return _Timer()
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        """Count a run of ``stage`` and record how long it took."""
+        self.stage_calls[stage] += 1
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = time.perf_counter() - started
 
     def _lightness_work(self) -> torch.Tensor:
         if self._L_work is None:
@@ -514,7 +510,6 @@ class Colorizer:
         so that its long side is at most ``max_side`` (for display). Raises Cancelled on request."""
         ab = self._final()
         L_work = self._lightness_work()
-        started = time.perf_counter()
         with self._timed("render"):
             coefficients = fit_guided(L_work.cpu(), ab.float().cpu())
             L = self._L_full
@@ -524,7 +519,6 @@ class Colorizer:
                 L = resize_lightness(L, size)[0, 0].numpy()
             bit_depth = self._photo.bit_depth if self._photo is not None and max_side is None else 8
             out = render_strips(L, coefficients, bit_depth, progress, cancel)
-        self.timings["render"] = time.perf_counter() - started
         return out
 
     def export(
@@ -600,8 +594,3 @@ class Colorizer:
         rgb = lab_to_rgb(centres[order].T[:, :, None])[:, :, 0].T
         return [tuple(int(v * 255 + 0.5) for v in colour) for colour in rgb.tolist()]
 
-
-def snap_ab(L: float, ab: tuple[float, float]) -> tuple[float, float]:
-    """Move (a, b) into the gamut displayable at lightness L, keeping the hue."""
-    out = snap_ab_to_gamut(torch.tensor([[[float(L)]]], dtype=torch.float64), torch.tensor(ab, dtype=torch.float64).view(2, 1, 1))
-    return float(out[0, 0, 0]), float(out[1, 0, 0])
