@@ -164,6 +164,35 @@ def split_indices(n: int, val_count: int, seed: int = 1234) -> tuple[np.ndarray,
     return np.sort(order[val_count:]), np.sort(order[:val_count])
 
 
+def parse_repeats(text: str) -> dict[str, int]:
+    """``"bsds_train=8,imagenet_sample=2"`` -> {"bsds_train": 8, "imagenet_sample": 2}."""
+    repeats: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, count = part.partition("=")
+        try:
+            value = int(count)
+        except ValueError:
+            value = 0
+        if not sep or not name.strip() or value < 1:
+            raise ValueError(f"repeats must look like 'folder=2,other=4' with whole counts >= 1, got '{text}'")
+        repeats[name.strip()] = value
+    return repeats
+
+
+def oversample(indices: np.ndarray, files: Sequence[Path], repeats: dict[str, int]) -> np.ndarray:
+    """``indices`` with each photo listed as often as the largest repeat of a folder on its path
+    (once if none matches), so small folders closer to the photos a user cares about weigh more."""
+    if not repeats:
+        return indices
+    counts = []
+    for i in indices:
+        parts = set(Path(files[int(i)]).parts[:-1])
+        counts.append(max([n for name, n in repeats.items() if name in parts], default=1))
+    return np.repeat(indices, counts)
+
+
 @dataclass(frozen=True)
 class Batch:
     rgb: torch.Tensor  # (N, 3, H, W) in [0, 1]

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from core.device import resolve_device
-from training.data import CropSampler, PhotoCache, split_indices
+from training.data import CropSampler, PhotoCache, oversample, parse_repeats, split_indices
 
 
 @dataclass
@@ -53,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads, 0 = torch's default
     limit: int | None = None  # use only the first N photos (smoke runs)
+    repeat: str = ""  # oversample folders of the library, e.g. "bsds_train=8,imagenet_sample=2"
     device: str = "auto"
     resume: bool = False
 
@@ -203,6 +204,7 @@ class Trainer:
         if prepare is not None:
             prepare(self.cache)
         train_idx, val_idx = split_indices(len(self.cache), cfg.val_count, seed=cfg.seed + 1234)
+        train_idx = oversample(train_idx, self.cache.files, parse_repeats(cfg.repeat))
         self.sampler = CropSampler(self.cache, train_idx, cfg.batch_size, cfg.crop, cfg.seed, self.rank, self.world)
         self.val_sampler = None
         if len(val_idx):

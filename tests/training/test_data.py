@@ -148,3 +148,22 @@ def test_split_holds_out_a_fixed_slice():
     again = split_indices(100, 256, seed=7)
     np.testing.assert_array_equal(again[1], val)
     assert len(split_indices(1, 10)[1]) == 0
+
+
+def test_repeats_parse_and_reject_malformed_text():
+    assert data.parse_repeats("") == {}
+    assert data.parse_repeats(" scenes=4, old = 2 ") == {"scenes": 4, "old": 2}
+    for bad in ("scenes", "scenes=0", "scenes=x", "=3", "scenes=1.5"):
+        with pytest.raises(ValueError, match="repeats"):
+            data.parse_repeats(bad)
+
+
+def test_oversample_repeats_photos_of_the_named_folders(tmp_path):
+    files = [tmp_path / "scenes" / "a.jpg", tmp_path / "faces" / "b.jpg", tmp_path / "scenes" / "deep" / "c.jpg"]
+    indices = np.array([0, 1, 2])
+    np.testing.assert_array_equal(data.oversample(indices, files, {}), indices)
+    out = data.oversample(indices, files, {"scenes": 3, "deep": 5})
+    # a photo takes the largest repeat of any folder on its path; unnamed folders count once
+    assert sorted(out.tolist()) == [0, 0, 0, 1] + [2] * 5
+    # only the indices given are expanded (the held-out slice stays out)
+    assert sorted(data.oversample(np.array([1, 2]), files, {"scenes": 3}).tolist()) == [1, 2, 2, 2]

@@ -233,3 +233,17 @@ def test_cli_keeps_the_colornet_options():
     assert (config.width, config.class_weight, config.focal_gamma, config.global_fusion) == (0.5, 1.0, 2.0, True)
     assert config.steps == ColorNetConfig.steps and config.limit is None
     json.dumps(config.__dict__)  # the config stays plain data (it goes into checkpoints)
+
+
+def test_repeat_oversamples_a_folder_in_the_training_slice_only(small_config):
+    plain = Trainer(ColorNetTask(config := small_config(ColorNetConfig, "plain", steps=1)), config)
+    plain.run()
+    weighted = Trainer(ColorNetTask(config := small_config(ColorNetConfig, "weighted", steps=1, repeat="ast=3")), config)
+    weighted.run()
+    files = plain.cache.files
+    in_ast = [i for i in plain.sampler.indices.tolist() if files[i].parent.name == "ast"]
+    assert in_ast, "the test library should hold training photos of the 'ast' folder"
+    assert len(weighted.sampler.indices) == len(plain.sampler.indices) + 2 * len(in_ast)
+    assert set(weighted.sampler.indices.tolist()) == set(plain.sampler.indices.tolist())
+    with pytest.raises(ValueError, match="repeats"):
+        Trainer(ColorNetTask(config := small_config(ColorNetConfig, "bad", steps=1, repeat="ast")), config).run()
