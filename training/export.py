@@ -2,8 +2,8 @@
 
     python -m training.export runs/colornet resources/weights/colornet.pt --name colornet
 
-A finished (or stopped) run leaves ``weights.pt``; for a run still in progress the colorization
-sub-net can also be taken from its checkpoint ``last.pt``.
+A finished (or stopped) run leaves ``weights.pt``; for a run still in progress the weights can also
+be taken from its checkpoint ``last.pt`` (``--checkpoint``).
 """
 
 from __future__ import annotations
@@ -27,9 +27,14 @@ def export_run(run_dir: Path | str, out: Path | str, name: str | None = None, me
         kind, model_args, state_dict, info = data["kind"], data["model_args"], data["state_dict"], dict(data["metadata"])
     else:
         state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-        if state["task"] not in ("colornet", "finetune"):
-            raise ValueError(f"{run_dir} has no weights.pt yet; only colornet checkpoints can be exported directly")
-        kind, model_args, state_dict = "colornet", state["model_args"], state["model"]
+        model_args = state["model_args"]
+        if state["task"] in ("colornet", "finetune"):
+            kind, state_dict = "colornet", state["model"]
+        elif state["task"] == "decoder":  # the checkpoint holds the frozen encoder too
+            kind, prefix = "decoder", "transfer.decoder."
+            state_dict = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
+        else:
+            raise ValueError(f"{run_dir}: cannot export a '{state['task']}' checkpoint")
         info = {"steps": state["step"], "config": state["config"], "validation": state["history"][-1] if state.get("history") else {}}
     info.update(metadata or {})
     return save_weights(out, kind, model_args, state_dict, info, register_as=name)

@@ -6,6 +6,7 @@ import torch
 from core.api import ColorizerConfig, load_models
 from core.weights import find_weights, load_weights
 from training.colornet_task import ColorNetConfig, ColorNetTask
+from training.decoder_task import DecoderConfig, DecoderTask
 from training.engine import Trainer
 from training.export import export_run, main
 
@@ -46,9 +47,20 @@ def test_export_takes_metadata_from_a_json_file(small_config, tmp_path):
     assert load_weights(out)["metadata"]["dev_psnr_auto"] == 23.9
 
 
-def test_export_refuses_a_decoder_checkpoint_without_weights(tmp_path):
+def test_export_takes_a_decoder_from_its_checkpoint_without_the_frozen_encoder(small_config, tmp_path):
+    config = small_config(DecoderConfig, steps=2, batch_size=2, min_channels=16)
+    result = Trainer(DecoderTask(config), config).run()
+    record = export_run(result.checkpoint.parent, tmp_path / "dec.pt", from_checkpoint=True)
+    exported, finished = load_weights(record), load_weights(result.weights)
+    assert exported["kind"] == "decoder" and exported["model_args"] == finished["model_args"]
+    assert exported["state_dict"].keys() == finished["state_dict"].keys()
+    for key, value in finished["state_dict"].items():
+        assert torch.equal(exported["state_dict"][key], value), key
+
+
+def test_export_refuses_a_checkpoint_of_an_unknown_task(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    torch.save({"task": "decoder"}, run / "last.pt")
-    with pytest.raises(ValueError):
+    torch.save({"task": "mystery", "model_args": {}, "model": {}}, run / "last.pt")
+    with pytest.raises(ValueError, match="mystery"):
         export_run(run, tmp_path / "x.pt")
