@@ -3,8 +3,9 @@
 The decoder has to learn to take colour from the AdaIN statistics of a reference, so each sample is
 built from one photo twice:
 
-    target     the crop with its colour removed or weakened: grey (L only), desaturated by a random
-               factor (default), or pre-colorized by a trained colornet as the app does
+    target     the crop with its colour removed, weakened or made wrong: grey (L only), desaturated
+               by a random factor, hue-rotated by a random angle and desaturated (``jitter``,
+               default), or pre-colorized by a trained colornet as the app does
     reference  another random crop (and flip) of the same photo: same colours, other content
     truth      the crop in its true colours
 
@@ -38,7 +39,7 @@ from training.engine import TrainConfig, step_rng
 from training.losses import decoder_loss, perceptual_loss
 from training.pretrained import ENCODERS, build_encoder, load_colornet
 
-TARGET_INPUTS = ("gray", "desaturate", "colornet")
+TARGET_INPUTS = ("gray", "desaturate", "jitter", "colornet")
 
 
 @dataclass
@@ -47,8 +48,8 @@ class DecoderConfig(TrainConfig):
     encoder: str = "efficientnet_lite0"  # efficientnet_lite0 (bundled) | vgg19 (needs --vgg-weights)
     vgg_weights: str = ""  # torchvision's vgg19-dcbb9e9d.pth; default: the user weights folder
     min_channels: int = 32  # narrowest decoder stage
-    target: str = "desaturate"  # target input: gray | desaturate | colornet
-    max_saturation: float = 0.5  # desaturate: chroma kept is uniform in [0, max_saturation]
+    target: str = "jitter"  # target input: gray | desaturate | jitter | colornet
+    max_saturation: float = 0.5  # desaturate / jitter: chroma kept is uniform in [0, max_saturation]
     colornet: str = ""  # colornet weights (name or file) that pre-colorize the target; implies --target colornet
     style_weight: float = 1.0  # Gram style term relative to the content term, per level
     level_weights: str = "1,1,1,1"  # perceptual weight of each encoder tap, shallow to deep
@@ -131,8 +132,15 @@ class DecoderTask:
 
     # -- samples --------------------------------------------------------------------------------
     @torch.no_grad()
-    def target_input(self, L: torch.Tensor, ab: torch.Tensor, saturation: torch.Tensor | None) -> torch.Tensor:
-        """The colourless or colour-weakened version of a crop that the decoder starts from."""
+    def target_input(
+        self, L: torch.Tensor, ab: torch.Tensor, saturation: torch.Tensor | None, hue: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The colourless, colour-weakened or wrongly coloured version of a crop that the decoder starts from.
+
+        A pre-colorization at inference has plausible but often wrong colours; hue-rotated targets
+        (``jitter``) teach the decoder to take colour from the reference's statistics instead of
+        trusting the target's, which desaturated or pre-colorized training photos do not.
+        """
         if self.config.target == "colornet":
             if next(self._colornet.parameters()).device != L.device:
                 self._colornet.to(L.device)
@@ -141,21 +149,28 @@ class DecoderTask:
             ab = torch.zeros_like(ab)
         else:
             ab = ab * saturation.view(-1, 1, 1, 1).to(ab)
+            if hue is not None and self.config.target == "jitter":
+                cos, sin = torch.cos(hue).view(-1, 1, 1).to(ab), torch.sin(hue).view(-1, 1, 1).to(ab)
+                ab = torch.stack((cos * ab[:, 0] - sin * ab[:, 1], sin * ab[:, 0] + cos * ab[:, 1]), dim=1)
         return lab_to_rgb(torch.cat((L, ab), dim=1))
 
-    def _sample(self, batch: Batch, rng: np.random.Generator, device: torch.device, train: bool):
-        saturation = None
-        if train and self.config.target == "desaturate":
-            saturation = torch.from_numpy(rng.uniform(0.0, self.config.max_saturation, size=len(batch.indices)))
+    def _sample(self, batch: Batch, rng: np.random.Generator, device: torch.device):
+        saturation = hue = None
+        count = len(batch.indices)
+        if self.config.target in ("desaturate", "jitter"):
+            # validation draws from its own fixed generator, so it sees the same targets every time
+            saturation = torch.from_numpy(rng.uniform(0.0, self.config.max_saturation, size=count))
+            if self.config.target == "jitter":
+                hue = torch.from_numpy(rng.uniform(-np.pi, np.pi, size=count))
         references = random_crops(self.cache, batch.indices, self.config.crop, rng)
         L, ab = batch.L.to(device), batch.ab.to(device)
-        return self.target_input(L, ab, saturation), references.to(device), batch.rgb.to(device)
+        return self.target_input(L, ab, saturation, hue), references.to(device), batch.rgb.to(device)
 
     # -- the engine's hooks ----------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         device = next(model.parameters()).device
-        target, reference, truth = self._sample(batch, step_rng(cfg.seed, step, 17), device, train=True)
+        target, reference, truth = self._sample(batch, step_rng(cfg.seed, step, 17), device)
         output, output_feats, truth_feats, reference_feats = model(target, reference, truth)
         output = output.float()
         output_feats = {k: v.float() for k, v in output_feats.items()}
@@ -181,7 +196,7 @@ class DecoderTask:
         scores: dict[str, list[float]] = {"psnr_transfer": [], "psnr_gray": []}
         for position in range(min(sampler.batches_per_epoch, 8)):
             batch = sampler.batch(0, position)
-            target, reference, truth = self._sample(batch, np.random.default_rng([position, 23]), device, train=False)
+            target, reference, truth = self._sample(batch, np.random.default_rng([position, 23]), device)
             L = batch.L.to(device)
             stats = net.reference_stats(net.encode(reference))
             output = net.decode(net.encode(target), tuple(L.shape[2:]), stats, alpha=1.0).float()

@@ -32,15 +32,33 @@ def ready_task(small_config):
 def test_samples_target_reference_and_truth(ready_task):
     task, _, sampler = ready_task
     batch = sampler.batch(0, 0)
-    target, reference, truth = task._sample(batch, np.random.default_rng(0), torch.device("cpu"), train=True)
+    target, reference, truth = task._sample(batch, np.random.default_rng(0), torch.device("cpu"))
     assert target.shape == reference.shape == truth.shape == (2, 3, 32, 32)
     target_lab = rgb_to_lab(target)
-    # Same lightness as the truth, weaker colour; the reference is another view of the same photo.
+    # Same lightness as the truth, weaker (and, by default, hue-rotated) colour; the reference is
+    # another view of the same photo.
     assert (target_lab[:, :1] - batch.L).abs().max() < 0.5
     assert target_lab[:, 1:].abs().mean() < batch.ab.abs().mean()
     assert not torch.equal(reference, truth)
-    grey, _, _ = task._sample(batch, np.random.default_rng(0), torch.device("cpu"), train=False)
+    again, _, _ = task._sample(batch, np.random.default_rng(0), torch.device("cpu"))
+    assert torch.equal(again, target)  # a seeded generator gives the same sample
+    task.config.target = "gray"
+    grey, _, _ = task._sample(batch, np.random.default_rng(0), torch.device("cpu"))
     assert rgb_to_lab(grey)[:, 1:].abs().max() < 0.5
+
+
+@pytest.mark.parametrize("target, turn", [("desaturate", 0.0), ("jitter", np.pi / 2)])
+def test_desaturated_targets_keep_the_hue_and_jittered_ones_turn_it(ready_task, target, turn):
+    task, _, sampler = ready_task
+    task.config.target = target
+    batch = sampler.batch(0, 0)
+    count = len(batch.indices)
+    saturation = torch.full((count,), 0.3, dtype=torch.float64)
+    hue = torch.full((count,), turn, dtype=torch.float64)
+    ab = rgb_to_lab(task.target_input(batch.L, batch.ab, saturation, hue))[:, 1:]
+    a, b = batch.ab[:, 0] * 0.3, batch.ab[:, 1] * 0.3
+    expected = torch.stack((a, b) if target == "desaturate" else (-b, a), dim=1)
+    assert (ab - expected).abs().mean() < 1.0  # through an sRGB round trip
 
 
 def test_only_the_decoder_trains(ready_task):
