@@ -87,18 +87,23 @@ def _encoder(name: str, notes: list[str]):
 
 def build_models(width: float, encoder_name: str, device: torch.device, seed: int = 0) -> BuiltModels:
     """A ColorNet of ``width`` and a transfer net on ``encoder_name``, trained weights where they
-    exist (same width / same encoder), random ones otherwise."""
+    exist (same width / same encoder), random ones otherwise. Other widths keep the trained net's
+    options (hint fill, global fusion), so every row does the same work."""
     notes: list[str] = []
     torch.manual_seed(seed)
-    colornet = ColorNet(width)
+    trained = None
     try:
-        data = load_weights(find_weights(DEFAULT_COLORNET), kind="colornet")
-        if float(data["model_args"].get("width", -1)) == width and not data["model_args"].get("global_dim"):
-            colornet.load_state_dict(data["state_dict"])
-        else:
-            notes.append(f"colornet {width:g} has random weights (the trained one is another width)")
+        trained = load_weights(find_weights(DEFAULT_COLORNET), kind="colornet")
     except WeightsError:
         notes.append(f"colornet {width:g} has random weights (none trained)")
+    args = dict(trained["model_args"]) if trained else {}
+    same_width = trained is not None and float(args.get("width", -1)) == width
+    args["width"] = width
+    colornet = ColorNet(**args)
+    if same_width:
+        colornet.load_state_dict(trained["state_dict"])
+    elif trained is not None:
+        notes.append(f"colornet {width:g} has random weights (the trained one is another width)")
     encoder = _encoder(encoder_name, notes)
     decoder = TransferDecoder(encoder.taps)
     try:
@@ -110,7 +115,11 @@ def build_models(width: float, encoder_name: str, device: torch.device, seed: in
     if device.type == "cpu":
         colornet = colornet.to(memory_format=torch.channels_last)  # as load_models does
     transfer = TransferNet(encoder, decoder).eval().to(device)
-    return BuiltModels(Models(colornet=colornet, transfer=transfer, device=device), notes)
+    global_encoder = None
+    if colornet.global_dim:  # as load_models does: the transfer encoder if it is EfficientNet-Lite0
+        global_encoder = encoder if encoder_name == "efficientnet_lite0" else _encoder("efficientnet_lite0", notes)
+        global_encoder = global_encoder.eval().to(device)
+    return BuiltModels(Models(colornet=colornet, transfer=transfer, device=device, global_encoder=global_encoder), notes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.api import ColorizerConfig, load_models
-from core.models import ColorNet
+from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import bundled_weights_dir, list_weights, load_weights, save_weights, user_weights_dir
 from training import cli
 from training.engine import TrainingCancelled
@@ -84,3 +84,15 @@ def test_cli_finetune(photo_library, shipped_colornet, capsys):
     out = capsys.readouterr().out
     assert "personal model 'cli model'" in out and "before" in out
     assert "cli model" in {r.name for r in list_weights()}
+
+
+def test_a_base_with_global_fusion_is_fine_tuned_with_it(photo_library, weights_home):
+    # The shipped colornet fuses the EfficientNet-Lite0 descriptor; a personal model keeps that.
+    torch.manual_seed(0)
+    model = ColorNet(width=0.125, global_dim=EfficientNetLite0Encoder.global_dim, hint_fill=True, fill_residual=True)
+    path = bundled_weights_dir() / "colornet.pt"
+    save_weights(path, "colornet", model.model_args(), model.state_dict(), register_as="colornet")
+    record = run_finetune(str(photo_library), "fused", steps=1, device="cpu", config=SMALL)
+    assert load_weights(record)["model_args"] == model.model_args()
+    models = load_models(ColorizerConfig(colornet="fused", allow_random_weights=True, device="cpu"))
+    assert models.global_encoder is not None
