@@ -70,51 +70,44 @@ class AddHint(_HintsEdit):
         super().__init__(document, session.hints, session.with_hint(hint).hints, "Add colour hint")
 
 
-class MoveHint(_HintsEdit):
+class _OneHintEdit(_HintsEdit):
+    """A change to the hint at ``index``; it merges only with edits of that same hint."""
+
+    def __init__(self, document: SessionDocument, index: int, hint: Hint, text: str, gesture: int | None) -> None:
+        session = document.session
+        super().__init__(document, session.hints, session.with_hint_at(index, hint).hints, text, gesture)
+        self.index = index
+
+    def can_merge(self, other) -> bool:
+        return super().can_merge(other) and other.index == self.index
+
+
+class MoveHint(_OneHintEdit):
     merge_id = 101
 
     def __init__(self, document: SessionDocument, index: int, x: float, y: float, gesture: int) -> None:
-        session = document.session
-        new = session.with_hint_at(index, session.hints[index].moved(x, y)).hints
-        super().__init__(document, session.hints, new, "Move colour hint", gesture)
-        self.index = index
-
-    def can_merge(self, other) -> bool:
-        return super().can_merge(other) and other.index == self.index
+        super().__init__(document, index, document.session.hints[index].moved(x, y), "Move colour hint", gesture)
 
 
-class RecolourHint(_HintsEdit):
+class RecolourHint(_OneHintEdit):
     merge_id = 102
 
     def __init__(self, document: SessionDocument, index: int, ab: tuple[float, float], gesture: int | None = None) -> None:
-        session = document.session
-        new = session.with_hint_at(index, session.hints[index].recoloured(ab)).hints
-        super().__init__(document, session.hints, new, "Change hint colour", gesture)
-        self.index = index
-
-    def can_merge(self, other) -> bool:
-        return super().can_merge(other) and other.index == self.index
+        super().__init__(document, index, document.session.hints[index].recoloured(ab), "Change hint colour", gesture)
 
 
-class ResizeHint(_HintsEdit):
+class ResizeHint(_OneHintEdit):
     """Patch size from the mouse wheel: a burst of wheel steps on one hint is one undo step."""
 
     merge_id = 103
     BURST_SECONDS = 1.0
 
     def __init__(self, document: SessionDocument, index: int, radius: float) -> None:
-        session = document.session
-        new = session.with_hint_at(index, session.hints[index].resized(radius)).hints
-        super().__init__(document, session.hints, new, "Resize colour hint", gesture=0)
-        self.index = index
+        super().__init__(document, index, document.session.hints[index].resized(radius), "Resize colour hint", gesture=0)
         self.stamp = time.monotonic()
 
     def can_merge(self, other) -> bool:
-        return (
-            type(other) is type(self)
-            and other.index == self.index
-            and other.stamp - self.stamp < self.BURST_SECONDS
-        )
+        return super().can_merge(other) and other.stamp - self.stamp < self.BURST_SECONDS
 
     def mergeWith(self, other) -> bool:
         merged = super().mergeWith(other)

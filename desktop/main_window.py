@@ -44,7 +44,7 @@ from desktop.model import (
     read_session,
     snap_to_gamut,
 )
-from desktop.reference_panel import ReferencePanel, image_paths_from_urls
+from desktop.reference_panel import FileDropTarget, ReferencePanel, image_paths_from_urls
 from desktop.settings import AppSettings
 from desktop.train_dialog import TrainDialog
 from desktop.worker import (
@@ -97,7 +97,7 @@ def default_autosave_dir() -> Path:
     return user_data_dir() / "autosave"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileDropTarget, QMainWindow):
     def __init__(
         self,
         options: EngineOptions | None = None,
@@ -963,31 +963,17 @@ class MainWindow(QMainWindow):
             return
         super().keyReleaseEvent(event)
 
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() and self._dropped_files(event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+    # -- drops (FileDropTarget): a photo or a saved session ------------------------------------------
+    def dropped_paths(self, urls) -> list[str]:
+        sessions = [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile().endswith(".json")]
+        return sessions + image_paths_from_urls(urls)
 
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        paths = self._dropped_files(event.mimeData().urls())
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
+    def paths_dropped(self, paths: list[str]) -> None:
         path = paths[0]
         if path.endswith(".json"):
             self.open_session(path)
         else:
             self.open_photo(path)
-
-    @staticmethod
-    def _dropped_files(urls) -> list[str]:
-        sessions = [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile().endswith(".json")]
-        return sessions + image_paths_from_urls(urls)
 
     def closeEvent(self, event) -> None:
         if self._train_tag is not None and not self.dialogs.ask_yes_no(

@@ -51,6 +51,37 @@ def image_paths_from_urls(urls) -> list[str]:
     return paths
 
 
+class FileDropTarget:
+    """Drag-and-drop of local files onto a Qt widget (list it before the widget class).
+
+    ``dropped_paths`` picks the files the widget takes from the dropped URLs (images by default);
+    a drag is accepted only if there are some, and ``paths_dropped`` receives them on the drop.
+    """
+
+    def dropped_paths(self, urls) -> list[str]:
+        return image_paths_from_urls(urls)
+
+    def paths_dropped(self, paths: list[str]) -> None:
+        raise NotImplementedError
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and self.dropped_paths(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = self.dropped_paths(event.mimeData().urls())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.paths_dropped(paths)
+
+
 def load_thumbnail(path: str, side: int) -> QImage:
     """A small upright copy of a photo; JPEGs are decoded straight at the reduced size."""
     reader = QImageReader(path)
@@ -101,7 +132,7 @@ class _ThumbnailList(QListWidget):
         self.viewport().setAcceptDrops(False)
 
 
-class ReferencePanel(QWidget):
+class ReferencePanel(FileDropTarget, QWidget):
     reference_pinned = Signal(str)  # pin this photo as a reference
     references_dropped = Signal(list)  # image paths dropped onto the panel
     reference_removed = Signal(str)
@@ -247,18 +278,6 @@ class ReferencePanel(QWidget):
             with QSignalBlocker(self.automatic):
                 self.automatic.setChecked(True)
 
-    # -- drops ------------------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() and image_paths_from_urls(event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        paths = image_paths_from_urls(event.mimeData().urls())
-        if paths:
-            event.acceptProposedAction()
-            self.references_dropped.emit(paths)
+    # -- drops (FileDropTarget) ---------------------------------------------------------------------
+    def paths_dropped(self, paths: list[str]) -> None:
+        self.references_dropped.emit(paths)

@@ -175,6 +175,24 @@ def test_dropping_a_non_image_is_refused(make_window, tmp_path):
     assert not enter.isAccepted()
 
 
+def test_images_dropped_on_the_reference_panel_become_references(make_window, photos, tmp_path):
+    # Sent through Qt's event dispatch, so the shared drop handling is what Qt calls.
+    panel = make_window().reference_panel
+    dropped = []
+    panel.references_dropped.connect(dropped.append)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    for files, accepted in (([text], False), ([text, photos["reference"]], True)):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
+        args = (QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(*args)
+        QApplication.sendEvent(panel, enter)
+        assert enter.isAccepted() is accepted
+        QApplication.sendEvent(panel, QDropEvent(*args))
+    assert dropped == [[str(photos["reference"])]]
+
+
 def test_references_pin_remove_and_automatic(opened, qtbot, photos):
     window = opened
     window.reference_panel.references_dropped.emit([str(photos["reference"])])
