@@ -36,7 +36,7 @@ import skimage.data  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.api import ENCODERS, Colorizer, ColorizerConfig, Models  # noqa: E402
+from core.api import ENCODERS, Colorizer, ColorizerConfig, Models, global_encoder_for  # noqa: E402
 from core.device import describe, resolve_device  # noqa: E402
 from core.hints import Hint  # noqa: E402
 from core.imageio import Photo, load_photo, photo_from_array  # noqa: E402
@@ -115,10 +115,9 @@ def build_models(width: float, encoder_name: str, device: torch.device, seed: in
     if device.type == "cpu":
         colornet = colornet.to(memory_format=torch.channels_last)  # as load_models does
     transfer = TransferNet(encoder, decoder).eval().to(device)
-    global_encoder = None
-    if colornet.global_dim:  # as load_models does: the transfer encoder if it is EfficientNet-Lite0
-        global_encoder = encoder if encoder_name == "efficientnet_lite0" else _encoder("efficientnet_lite0", notes)
-        global_encoder = global_encoder.eval().to(device)
+    global_encoder = global_encoder_for(colornet, encoder)
+    if global_encoder is not None:
+        global_encoder = global_encoder.to(device)
     return BuiltModels(Models(colornet=colornet, transfer=transfer, device=device, global_encoder=global_encoder), notes)
 
 

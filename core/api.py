@@ -147,13 +147,22 @@ def load_models(config: ColorizerConfig | None = None) -> Models:
     colornet = colornet.eval().to(device)
     if device.type == "cpu":
         colornet = colornet.to(memory_format=torch.channels_last)
-    global_encoder = None
-    if colornet.global_dim > 0:
-        encoder = transfer.encoder
-        if not isinstance(encoder, EfficientNetLite0Encoder):
-            encoder = _build_encoder("efficientnet_lite0", config.allow_random_weights).freeze()
-        global_encoder = encoder.to(device)
+    global_encoder = global_encoder_for(colornet, transfer.encoder, config.allow_random_weights)
+    if global_encoder is not None:
+        global_encoder = global_encoder.to(device)
     return Models(colornet, transfer.eval().to(device), device, metadata, global_encoder)
+
+
+def global_encoder_for(
+    colornet: ColorNet, transfer_encoder: torch.nn.Module, allow_random: bool = False
+) -> EfficientNetLite0Encoder | None:
+    """The encoder whose descriptor a global-fusion ``colornet`` reads: the transfer encoder when it
+    is EfficientNet-Lite0, a frozen one of its own otherwise; None for a net without global fusion."""
+    if colornet.global_dim <= 0:
+        return None
+    if isinstance(transfer_encoder, EfficientNetLite0Encoder):
+        return transfer_encoder
+    return _build_encoder("efficientnet_lite0", allow_random).freeze()
 
 
 def _build_networks(config: ColorizerConfig) -> tuple[ColorNet, TransferNet, dict]:
