@@ -81,8 +81,20 @@ def adaptive_instance_normalization(content: torch.Tensor, style: torch.Tensor, 
     return adain_with_stats(content, calc_mean_std(style, eps), eps)
 
 
-def blend(stylised: torch.Tensor, content: torch.Tensor, alpha: float) -> torch.Tensor:
-    """alpha * AdaIN(x, y) + (1 - alpha) * x; alpha 0 returns the content unchanged."""
+def blend(stylised: torch.Tensor, content: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """alpha * AdaIN(x, y) + (1 - alpha) * x; alpha 0 returns the content unchanged.
+
+    ``alpha`` is a number or a strength map (N, 1, h, w) in [0, 1], resized to the features' size
+    (so one map serves every scale).
+    """
+    if isinstance(alpha, torch.Tensor):
+        _check_features(alpha, "strength map")
+        if alpha.shape[1] != 1:
+            raise ValueError(f"strength map must have one channel, got {tuple(alpha.shape)}")
+        if alpha.shape[2:] != content.shape[2:]:
+            alpha = torch.nn.functional.interpolate(alpha, size=content.shape[2:], mode="bilinear", align_corners=False)
+        alpha = alpha.to(content.dtype)
+        return stylised * alpha + content * (1 - alpha)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"blend strength must be in [0, 1], got {alpha}")
     if alpha == 0.0:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -29,12 +30,21 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from core.color import lab_to_rgb, rgb_to_lab
 from core.device import describe, resolve_device
 from core.hints import Hint, rasterize_hints, sample_hints_from_ab, snap_hint_to_gamut
 from core.imageio import ImageError, Photo, load_photo, photo_from_array, save_image
+from core.matching import (
+    Matches,
+    content_descriptors,
+    clearance,
+    content_strength,
+    correspondence_hints,
+    descriptors_from,
+    grey_rgb,
+    match,
+)
 from core.models import ColorNet, EfficientNetLite0Encoder, ReferenceStats, TransferNet, VGG19Encoder
 from core.models.decoder import TransferDecoder
 from core.upsample import Cancelled, fit_guided, render_strips, resize_lightness
@@ -72,6 +82,14 @@ class ColorizerConfig:
     decoder: str = ""  # weights name or path; "" = the default decoder of the encoder
     hint_density: float = 0.003  # share of working pixels sampled as hints from the coarse transfer
     hint_patch: int = 3
+    # Content matching (core.matching): where a reference shows the same things as the photo, its
+    # colours there become hints, and the AdaIN blend is scaled by how much each region is matched.
+    match_references: bool = True
+    match_threshold: float = 0.75  # cosine similarity a mutual match needs to become a hint
+    content_aware: bool = True  # scale the blend by content similarity (off: the same blend everywhere)
+    similarity_range: tuple[float, float] = (0.55, 0.75)  # similarity ramped to blend strength 0..1
+    match_scales: tuple[float, ...] = (0.8, 1.0, 1.25)  # sizes of the reference (relative) that matching compares
+    match_clearance: float = 0.125  # share of the short side around matched cells kept free of sampled hints
     seed: int = 0
     allow_random_weights: bool = False  # tests and benchmarks: random nets when weights are missing
 
@@ -80,6 +98,15 @@ class ColorizerConfig:
             raise ValueError(f"working size must be between 64 and 2048 pixels, got {self.working_size}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder '{self.encoder}'; choose one of {', '.join(ENCODERS)}")
+        if not -1.0 <= self.match_threshold <= 1.0:
+            raise ValueError(f"match threshold is a cosine similarity in [-1, 1], got {self.match_threshold}")
+        low, high = self.similarity_range
+        if not -1.0 <= low < high <= 1.0:
+            raise ValueError(f"similarity range must satisfy -1 <= low < high <= 1, got {self.similarity_range}")
+        if not self.match_scales or not all(0.25 <= scale <= 4.0 for scale in self.match_scales):
+            raise ValueError(f"match scales must be between 0.25 and 4, got {self.match_scales}")
+        if not 0.0 <= self.match_clearance <= 1.0:
+            raise ValueError(f"match clearance must be between 0 and 1, got {self.match_clearance}")
 
     @property
     def decoder_name(self) -> str:
@@ -221,23 +248,32 @@ class _Reference:
     source: torch.Tensor  # (1, 3, h, w) uint8, short side <= REFERENCE_SOURCE_SIDE
     rgb: torch.Tensor | None = None  # (1, 3, h, w) in [0, 1] at working size
     stats: ReferenceStats | None = None
-    lab: torch.Tensor | None = None
+    lab: torch.Tensor | None = None  # (1, 3, h, w) at working size
+    # (content descriptors of its grey, its ab) at each of the matching scales (core.matching)
+    descriptors: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def forget_working_size(self) -> None:
-        self.rgb = self.stats = self.lab = None
+        self.rgb = self.stats = self.lab = self.descriptors = None
 
 
 def _reference_source(photo: Photo) -> torch.Tensor:
     """The reference as 8-bit RGB (1, 3, h, w), shrunk to REFERENCE_SOURCE_SIDE on its 8-bit pixels
-    (a 12-megapixel reference never becomes a float copy)."""
+    (a 12-megapixel reference never becomes a float copy; torch's uint8 antialiased resize reads the
+    pixels in place)."""
     pixels = photo.pixels
     if photo.bit_depth == 16:
         pixels = (pixels >> 8).astype(np.uint8)
-    image = Image.fromarray(np.ascontiguousarray(pixels)).convert("RGB")
-    size = working_size_for(image.size, REFERENCE_SOURCE_SIDE)
-    if size != image.size:
-        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].contiguous()
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    pixels = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels[:, :, :1], 3, axis=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a read-only array: it is only read
+        rgb = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+    H, W = pixels.shape[:2]
+    w, h = working_size_for((W, H), REFERENCE_SOURCE_SIDE)
+    if (w, h) == (W, H):
+        return rgb.contiguous().clone()
+    return torch.nn.functional.interpolate(rgb, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
 
 
 def _resize_rgb(rgb: torch.Tensor, short_side: int) -> torch.Tensor:
@@ -278,7 +314,11 @@ class Colorizer:
         self._global: torch.Tensor | None = None
         self._auto_ab: torch.Tensor | None = None
         self._target_features: dict[str, torch.Tensor] | None = None
+        self._target_descriptor: torch.Tensor | None = None
+        self._matches: Matches | None = None
+        self._match_colours: list[torch.Tensor] = []  # ab of each matched source, as match() indexes them
         self._coarse_ab: torch.Tensor | None = None
+        self._ref_hints: tuple[torch.Tensor, torch.Tensor] | None = None
         self._final_ab: torch.Tensor | None = None
 
     @property
@@ -353,6 +393,7 @@ class Colorizer:
         ref_id = next(self._ids)
         info = ReferenceInfo(ref_id, name or (photo.path.name if photo.path else f"reference {ref_id}"), float(weight), photo.size)
         self._references[ref_id] = _Reference(info, _reference_source(photo))
+        self._matches = None
         self._invalidate_transfer()
         return ref_id
 
@@ -361,15 +402,28 @@ class Colorizer:
             ref.rgb = _resize_rgb(ref.source.float() / 255, self.config.working_size).clamp(0, 1)
         return ref.rgb
 
+    def _reference_lab(self, ref: _Reference, scale: float = 1.0) -> torch.Tensor:
+        """The reference in Lab at working size (times ``scale``: matching looks at a few sizes)."""
+        if ref.lab is None:
+            ref.lab = rgb_to_lab(self._reference_rgb(ref).to(self.device))
+        if scale == 1.0:
+            return ref.lab
+        rgb = self._reference_rgb(ref).to(self.device)
+        size = [max(8, round(side * scale)) for side in rgb.shape[2:]]
+        rgb = torch.nn.functional.interpolate(rgb, size=size, mode="bilinear", antialias=scale < 1, align_corners=False)
+        return rgb_to_lab(rgb.clamp(0, 1))
+
     def remove_reference(self, ref_id: int) -> None:
         if ref_id not in self._references:
             raise KeyError(f"no reference with id {ref_id}")
         del self._references[ref_id]
+        self._matches = None
         self._invalidate_transfer()
 
     def clear_references(self) -> None:
         if self._references:
             self._references.clear()
+            self._matches = None
             self._invalidate_transfer()
 
     def set_reference_weight(self, ref_id: int, weight: float) -> None:
@@ -403,6 +457,7 @@ class Colorizer:
 
     def _invalidate_transfer(self) -> None:
         self._coarse_ab = None
+        self._ref_hints = None
         self._final_ab = None
 
     # -- stages ---------------------------------------------------------------------------------
@@ -429,9 +484,14 @@ class Colorizer:
             return None
         if self._global is None:
             L = self._lightness_work()
+            encoder = self.models.global_encoder
             with self._timed("global_features"):
-                grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
-                self._global = self.models.global_encoder.global_features(grey)
+                if encoder is self.models.transfer.encoder:
+                    # the same pass gives the content descriptors reference matching reads
+                    features, self._global = encoder.features_and_global(grey_rgb(L))
+                    self._target_descriptor = descriptors_from(encoder, features)
+                else:
+                    self._global = encoder.global_features(grey_rgb(L))
         return self._global
 
     def _auto(self) -> torch.Tensor:
@@ -458,6 +518,53 @@ class Colorizer:
                 ref.stats = transfer.reference_stats(features)
         return ref.stats
 
+    def _content_matches(self) -> Matches | None:
+        """Where the references show what the photo shows (None without references or matching)."""
+        config = self.config
+        if not self._references or not (config.match_references or config.content_aware):
+            return None
+        if self._matches is None:
+            encoder = self.models.transfer.encoder
+            self._global_features()  # may describe the target on the way
+            if self._target_descriptor is None:
+                L = self._lightness_work()
+                with self._timed("describe_target"):
+                    self._target_descriptor = content_descriptors(encoder, L)
+            sources = []
+            for ref in self._references.values():
+                if ref.descriptors is None:
+                    ref.descriptors = []
+                    with self._timed("describe_reference"):
+                        for scale in config.match_scales:
+                            lab = self._reference_lab(ref, scale)
+                            ref.descriptors.append((content_descriptors(encoder, lab[:, :1]), lab[0, 1:]))
+                sources += ref.descriptors
+            with self._timed("match"):
+                self._matches = match(self._target_descriptor, [d for d, _ in sources])
+            self._match_colours = [ab for _, ab in sources]
+        return self._matches
+
+    def _strength(self) -> float | torch.Tensor:
+        """The AdaIN blend: the user's strength, scaled by content similarity where that is on."""
+        if not self.config.content_aware or self._blend == 0.0:
+            return self._blend
+        matches = self._content_matches()
+        return self._blend * content_strength(matches.similarity, *self.config.similarity_range)
+
+    def _matched_hints(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """Correspondence hints (ab, mask) at working ``size`` and the share of the photo matched.
+
+        A matched colour moves from the automatic colour towards the reference's with the blend, so
+        blend 0 leaves the photo as if there were no reference."""
+        if not self.config.match_references or self._blend == 0.0:
+            return None
+        matches = self._content_matches()
+        ab, mask = correspondence_hints(matches, self._match_colours, size, self.config.match_threshold, self.config.hint_patch)
+        if self._blend < 1.0:
+            ab = self._blend * ab + (1 - self._blend) * self._auto()[0] * mask
+        share = float(matches.confident(self.config.match_threshold).float().mean())
+        return ab, mask, share
+
     def _coarse(self) -> torch.Tensor | None:
         if not self._references:
             return None
@@ -465,12 +572,37 @@ class Colorizer:
             features = self._target_feats()
             refs = list(self._references.values())
             stats = [self._reference_stats(r) for r in refs]
+            strength = self._strength()
             with self._timed("transfer"):
                 pooled = ReferenceStats.pooled(stats, [r.info.weight for r in refs])
                 L = self._lightness_work()
-                rgb = self.models.transfer.decode(features, tuple(L.shape[2:]), pooled, self._blend)
+                rgb = self.models.transfer.decode(features, tuple(L.shape[2:]), pooled, strength)
                 self._coarse_ab = rgb_to_lab(rgb.clamp(0, 1))[:, 1:]
         return self._coarse_ab
+
+    def _reference_hints(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hints the references give (ab (2, h, w), mask (1, h, w)), cached with the transfer.
+
+        Where a reference shows the photo's own content its colours are pinned directly; hints
+        sampled from the transfer's coarse colours cover the rest, kept clear of the matched cells.
+        """
+        if self._ref_hints is None:
+            coarse, L = self._coarse(), self._lightness_work()
+            h, w = L.shape[2:]
+            matched = self._matched_hints((h, w))
+            share = matched[2] if matched is not None else 0.0
+            ab, mask = sample_hints_from_ab(
+                coarse[0].cpu(), self.config.hint_density * (1 - share), self.config.seed, self.config.hint_patch, L[0].cpu()
+            )
+            ab, mask = ab.to(self.device), mask.to(self.device)
+            if matched is not None and share > 0:
+                matched_ab, matched_mask, _ = matched
+                radius = round(self.config.match_clearance * min(h, w))
+                mask = mask * (1 - clearance(self._content_matches(), self.config.match_threshold, (h, w), radius))
+                ab = torch.where(matched_mask > 0, matched_ab, ab * mask)
+                mask = torch.maximum(mask, matched_mask)
+            self._ref_hints = (ab, mask)
+        return self._ref_hints
 
     def _final(self) -> torch.Tensor:
         if self._final_ab is not None:
@@ -484,10 +616,7 @@ class Colorizer:
         hint_ab = torch.zeros(1, 2, h, w, device=self.device)
         mask = torch.zeros(1, 1, h, w, device=self.device)
         if coarse is not None:
-            sampled_ab, sampled_mask = sample_hints_from_ab(
-                coarse[0].cpu(), self.config.hint_density, self.config.seed, self.config.hint_patch, L[0].cpu()
-            )
-            hint_ab[0], mask[0] = sampled_ab.to(self.device), sampled_mask.to(self.device)
+            hint_ab[0], mask[0] = self._reference_hints()
         if self._hints:
             user_ab, user_mask = rasterize_hints(self._hints, self.original_size, (w, h))
             user_ab, user_mask = user_ab.to(self.device), user_mask.to(self.device)
@@ -578,15 +707,20 @@ class Colorizer:
         return snap_hint_to_gamut(hint, self.lightness_at(hint.x, hint.y))
 
     @torch.inference_mode()
+    def match_coverage(self) -> float:
+        """Share of the photo (0..1) the references show closely enough to pin their own colours."""
+        if not self._references or not self.config.match_references:
+            return 0.0
+        return float(self._content_matches().confident(self.config.match_threshold).float().mean())
+
+    @torch.inference_mode()
     def reference_palette(self, count: int = 8) -> list[tuple[int, int, int]]:
         """Dominant colours of the references (k-means on their Lab pixels, most chromatic first)."""
         if not self._references:
             return []
         pixels = []
         for ref in self._references.values():
-            if ref.lab is None:
-                ref.lab = rgb_to_lab(self._reference_rgb(ref))[0].reshape(3, -1).T
-            pixels.append(ref.lab)
+            pixels.append(self._reference_lab(ref)[0].reshape(3, -1).T.cpu())
         data = torch.cat(pixels)
         chroma = data[:, 1:].norm(dim=1)
         data = data[chroma > 8] if int((chroma > 8).sum()) >= count else data

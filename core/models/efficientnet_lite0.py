@@ -104,15 +104,23 @@ class EfficientNetLite0Encoder(Encoder):
                 out[_TAP_BLOCKS[index]] = x
         return out
 
-    def _head(self, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One pass through the whole network: the taps and the pooled descriptor."""
         x = self._stem(x)
-        for block in self._blocks:
+        taps = {}
+        for index, block in enumerate(self._blocks):
             x = block(x)
+            if index in _TAP_BLOCKS:
+                taps[_TAP_BLOCKS[index]] = x
         x = F.relu6(self._bn1(self._conv_head(x)))
-        return x.mean(dim=(2, 3))
+        return taps, x.mean(dim=(2, 3))
 
     def global_features(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self._head(self.normalize(rgb))
+        return self._run(self.normalize(rgb))[1]
+
+    def features_and_global(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The taps and the pooled descriptor of one image from a single pass."""
+        return self._run(self.normalize(rgb))
 
     def classify(self, rgb: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (N, 1000); used to check that the weights loaded correctly."""

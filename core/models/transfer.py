@@ -61,10 +61,11 @@ class TransferNet(nn.Module):
         features: dict[str, torch.Tensor],
         size: tuple[int, int],
         reference: ReferenceStats | None = None,
-        alpha: float = 1.0,
+        alpha: float | torch.Tensor = 1.0,
     ) -> torch.Tensor:
-        """Decode target features to RGB, aligned to ``reference`` with blend strength ``alpha``."""
-        if reference is None or alpha == 0.0:
+        """Decode target features to RGB, aligned to ``reference`` with blend strength ``alpha``
+        (a number, or a strength map (N, 1, h, w) that varies over the photo)."""
+        if reference is None or (not isinstance(alpha, torch.Tensor) and alpha == 0.0):
             return self.decoder(features, size=size)
         aligned = {
             name: blend(adain_with_stats(feat, reference.encoder[name]), feat, alpha) for name, feat in features.items()

@@ -81,6 +81,20 @@ def test_blend_zero_is_identity_and_one_is_adain():
             blend(stylised, content, bad)
 
 
+def test_blend_with_a_strength_map_varies_over_the_image():
+    content = features((1, 4, 6, 8), seed=5)
+    stylised = adaptive_instance_normalization(content, features((1, 4, 6, 8), seed=6, scale=2.0))
+    strength = torch.zeros(1, 1, 6, 8)
+    strength[..., 4:] = 1.0  # stylise the right half only
+    out = blend(stylised, content, strength)
+    assert torch.equal(out[..., :4], content[..., :4]) and torch.equal(out[..., 4:], stylised[..., 4:])
+    # One coarse map serves every scale: it is resized to the features.
+    coarse = torch.full((1, 1, 3, 4), 0.25)
+    assert torch.allclose(blend(stylised, content, coarse), 0.25 * stylised + 0.75 * content)
+    with pytest.raises(ValueError):
+        blend(stylised, content, torch.zeros(1, 2, 6, 8))
+
+
 def test_adain_with_stats_equals_adain_from_tensor():
     content, style = features(seed=7), features(seed=8, scale=3.0)
     assert torch.allclose(adain_with_stats(content, calc_mean_std(style)), adaptive_instance_normalization(content, style))

@@ -15,7 +15,10 @@ from core.color import rgb_to_lab
 from core.hints import Hint
 from core.imageio import ImageError, OverwriteError, load_photo, photo_from_array, save_image
 
-ALL_STAGES = {"resize_target", "precolorize", "encode_target", "encode_reference", "transfer", "colorize"}
+ALL_STAGES = {
+    "resize_target", "precolorize", "encode_target", "encode_reference", "transfer", "colorize",
+    "describe_target", "describe_reference", "match",
+}
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def test_blend_change_reruns_transfer_and_colorize_only(colorizer, astronaut):
 def test_second_reference_encodes_only_itself(colorizer, astronaut, coffee):
     colorizer.add_reference(astronaut)
     assert rerun_after(colorizer, lambda: colorizer.add_reference(coffee)) == Counter(
-        {"encode_reference": 1, "transfer": 1, "colorize": 1}
+        {"encode_reference": 1, "describe_reference": 1, "match": 1, "transfer": 1, "colorize": 1}
     )
     assert len(colorizer.references) == 2
 
@@ -113,7 +116,9 @@ def test_removing_or_reweighting_a_reference_does_not_re_encode(colorizer, astro
     assert rerun_after(colorizer, lambda: colorizer.set_reference_weight(second, 3.0)) == Counter(
         {"transfer": 1, "colorize": 1}
     )
-    assert rerun_after(colorizer, lambda: colorizer.remove_reference(first)) == Counter({"transfer": 1, "colorize": 1})
+    assert rerun_after(colorizer, lambda: colorizer.remove_reference(first)) == Counter(
+        {"match": 1, "transfer": 1, "colorize": 1}
+    )
     assert [r.id for r in colorizer.references] == [second]
     # Removing the last one returns to the automatic result, with nothing recomputed but the cache.
     assert rerun_after(colorizer, lambda: colorizer.remove_reference(second)) == Counter()
@@ -134,8 +139,8 @@ def test_working_size_change_reruns_everything(colorizer, astronaut, coffee):
 def test_new_target_keeps_the_references_encoded(colorizer, astronaut, grey_photo_pixels):
     colorizer.add_reference(astronaut)
     rerun = rerun_after(colorizer, lambda: colorizer.set_target(photo_from_array(grey_photo_pixels(80, 60, seed=3))))
-    assert rerun["encode_reference"] == 0
-    assert rerun["precolorize"] == 1 and rerun["encode_target"] == 1 and rerun["transfer"] == 1
+    assert rerun["encode_reference"] == 0 and rerun["describe_reference"] == 0
+    assert rerun["precolorize"] == 1 and rerun["describe_target"] == 1 and rerun["match"] == 1 and rerun["encode_target"] == 1 and rerun["transfer"] == 1
     assert colorizer.original_size == (60, 80)
 
 

@@ -77,6 +77,11 @@ def test_efficientnet_weights_classify_a_cat(efficientnet):
     assert 281 <= int(logits.argmax()) <= 285  # tabby, tiger cat, Persian, Siamese, Egyptian cat
     assert float(logits.softmax(1)[0, 281:286].sum()) > 0.5
     assert efficientnet.global_features(image).shape == (1, EfficientNetLite0Encoder.global_dim)
+    with torch.no_grad():
+        taps, pooled = efficientnet.features_and_global(image)  # one pass, both results
+        alone = efficientnet(image)
+        assert torch.equal(pooled, efficientnet.global_features(image))
+    assert taps.keys() == alone.keys() and all(torch.equal(taps[k], alone[k]) for k in taps)
 
 
 # torchvision's vgg19().features: conv layers at these indices, up to conv4_1 (index 19).
