@@ -185,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default=DEFAULT_COLORNET, metavar="NAME",
         help="colorization weights: a registered name or a weights file",
     )
+    colorize.add_argument(
+        "--no-matching", dest="matching", action="store_false",
+        help="do not pin a reference's colours where it shows the same things as the photo; "
+        "transfer only its palette",
+    )
+    colorize.add_argument(
+        "--uniform-blend", dest="content_aware", action="store_false",
+        help="apply the reference palette with the same strength everywhere, not only where "
+        "the reference shows similar content",
+    )
     colorize.add_argument("--recursive", action="store_true", help="also look inside sub-folders")
     return parser
 
@@ -358,6 +368,8 @@ def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             device=args.device,
             colornet=args.model,
             encoder=args.encoder,
+            match_references=args.matching,
+            content_aware=args.content_aware,
             allow_random_weights=_random_weights_allowed(),
         )
     except (UsageError, ValueError) as exc:

@@ -164,6 +164,7 @@ def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, m
         seen["hints"] = list(hints)
         seen["references"] = len(self.references)
         seen["blend"] = self.blend
+        seen["matching"] = (self.config.match_references, self.config.content_aware)
         return original_set_hints(self, hints)
 
     monkeypatch.setattr(cli.Colorizer, "set_hints", spy)
@@ -175,6 +176,9 @@ def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, m
     assert seen["hints"][0] == Hint.from_rgb(100, 120, "#ff0000", 6)
     assert seen["hints"][1] == Hint(30, 40, (10.0, -20.0), 5)
     assert seen["hints"][2] == Hint.from_rgb(1, 2, "#00ff00")
+    assert seen["matching"] == (True, True)
+    assert run(photos / "chelsea.png", "-r", reference, "--no-matching", "--uniform-blend", "--size", 64, "-o", tmp_path / "plain.png") == 0
+    assert seen["matching"] == (False, False)
 
 
 def test_parse_hint():
