@@ -185,11 +185,17 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.busy_bar.setMaximumWidth(90)
         self.busy_bar.setVisible(False)
         self.zoom_label = QLabel("")
+        self.match_label = QLabel("")
+        self.match_label.setToolTip(
+            "How much of the photo the references show. There their own colours are used; elsewhere "
+            "their palette, applied more lightly where they resemble the photo less."
+        )
         self.time_label = QLabel("")
         self.device_label = QLabel("Loading the model…")
         bar = self.statusBar()
         bar.addPermanentWidget(self.busy_bar)
         bar.addPermanentWidget(self.zoom_label)
+        bar.addPermanentWidget(self.match_label)
         bar.addPermanentWidget(self.time_label)
         bar.addPermanentWidget(self.device_label)
 
@@ -445,6 +451,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._last_preview = result
         self.canvas.set_result(result.image)
         self.time_label.setText(f"{result.seconds:.2f} s")
+        self.match_label.setText(f"Reference match {result.coverage:.0%}" if self.session.references else "")
         if palette_changed:
             self.picker.set_palette(result.palette)
         self._refresh_markers()

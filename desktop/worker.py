@@ -101,6 +101,7 @@ class PreviewResult:
     original_size: tuple[int, int]
     seconds: float
     palette: tuple[tuple[int, int, int], ...] = ()
+    coverage: float = 0.0  # share of the photo the references show (their own colours pinned there)
 
 
 @dataclass(frozen=True)
@@ -405,7 +406,14 @@ class ColorWorker(QObject):
             self._palette = tuple(tuple(c) for c in colorizer.reference_palette(PALETTE_SIZE))
             self._palette_key = key
         quick = PreviewResult(
-            array_to_qimage(preview.rgb), False, preview.ab, preview.L, preview.original_size, preview.seconds, self._palette
+            array_to_qimage(preview.rgb),
+            False,
+            preview.ab,
+            preview.L,
+            preview.original_size,
+            preview.seconds,
+            self._palette,
+            colorizer.match_coverage(),
         )
         self.preview_ready.emit(tag, quick)
         if self._newer_preview_waiting():

@@ -128,6 +128,9 @@ class FakeColorizer:
         rgb = self.render(progress=progress, cancel=cancel)
         return save_image(path, rgb, sources=[self.photo.path] if self.photo.path else [], quality=quality)
 
+    def match_coverage(self) -> float:
+        return 0.25 * min(len(self.references), 2)
+
     def reference_palette(self, count: int = 8):
         if not self.references:
             return []

@@ -204,12 +204,15 @@ def test_references_pin_remove_and_automatic(opened, qtbot, photos):
     assert not window.reference_panel.automatic.isChecked()
     wait_for_preview(qtbot, window)
     assert window.picker.palette_buttons  # a palette from the references
+    assert window.match_label.text() == "Reference match 50%"
     window.reference_panel.pinned.item(0).setSelected(True)
     window.reference_panel.remove_button.click()
     assert window.session.reference_paths == (str(photos["reference2"]),)
     window.reference_panel.automatic.click()
     assert window.session.automatic and window.reference_panel.automatic.isChecked()
     assert not window.blend_slider.isEnabled()
+    wait_for_preview(qtbot, window)
+    assert window.match_label.text() == ""
     window.undo_stack.undo()
     assert window.session.reference_paths == (str(photos["reference2"]),)
 
