@@ -442,6 +442,18 @@ class Colorizer:
             self._blend = alpha
             self._invalidate_transfer()
 
+    @property
+    def content_matching(self) -> bool:
+        return self.config.match_references and self.config.content_aware
+
+    def set_content_matching(self, enabled: bool) -> None:
+        """Content matching on (matched colours, blend scaled by similarity) or off (the paper's
+        pipeline: the references' palette at the same strength everywhere)."""
+        enabled = bool(enabled)
+        if self.config.match_references != enabled or self.config.content_aware != enabled:
+            self.config = replace(self.config, match_references=enabled, content_aware=enabled)
+            self._invalidate_transfer()  # the matches themselves stay valid
+
     def set_hints(self, hints: Sequence[Hint]) -> None:
         hints = tuple(hints)
         if hints != self._hints:

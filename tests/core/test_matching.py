@@ -182,6 +182,24 @@ def test_matching_at_several_sizes_finds_a_rescaled_reference(tiny_models, scene
     assert coverage[(0.8, 1.0, 1.25)] > coverage[(1.0,)] + 0.1
 
 
+def test_content_matching_can_be_switched_off_and_on(tiny_models, scene):
+    _, target, reference = scene
+    session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
+    session.set_target_lightness(lab_of(target)[0, 0].numpy())
+    session.add_reference(reference)
+    matched = session.preview().ab
+    before = dict(session.stage_calls)
+    session.set_content_matching(False)  # the paper's pipeline
+    assert not session.content_matching and session.match_coverage() == 0.0
+    plain = session.preview().ab
+    assert not np.allclose(matched, plain)
+    session.set_content_matching(True)
+    assert np.allclose(session.preview().ab, matched, atol=1e-5)
+    calls = session.stage_calls
+    assert calls["transfer"] == before["transfer"] + 2 and calls["colorize"] == before["colorize"] + 2
+    assert calls["match"] == before["match"] and calls["describe_reference"] == before["describe_reference"]
+
+
 @pytest.mark.parametrize(
     "options",
     [{"match_threshold": 1.5}, {"similarity_range": (0.8, 0.6)}, {"match_scales": ()}, {"match_scales": (0.1,)}, {"match_clearance": 2.0}],
