@@ -66,6 +66,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("add_reference", "&Add Reference…", R, ("Ctrl+R",), "Pin a colour photo as reference"),
     ActionSpec("reference_folder", "Browse &Folder…", R, ("Ctrl+Shift+R",), "Show a folder of colour photos as thumbnails"),
     ActionSpec("automatic", "A&utomatic (No Reference)", R, ("Ctrl+Shift+A",), "Unpin all references and let the model choose", separator=True),
+    ActionSpec(
+        "match_content", "&Match Reference Content", R, ("Ctrl+M",),
+        "Take a reference's own colours where it shows the same things as the photo, and its palette mostly where it "
+        "resembles the photo; off: its palette at the same strength everywhere",
+        checkable=True, checked=True, separator=True,
+    ),
     ActionSpec("train", "&Train on My Photos…", M, ("Ctrl+T",), "Fine-tune the model on a folder of your colour photos"),
     ActionSpec("models", "&Colorization Model", M, submenu=True, separator=True),
     ActionSpec("devices", "&Device", M, submenu=True),

@@ -165,6 +165,15 @@ class SetBlend(_FieldEdit):
         self.document.set_blend(value)
 
 
+class SetContentMatching(_FieldEdit):
+    def __init__(self, document: SessionDocument, enabled: bool) -> None:
+        text = "Match reference content" if enabled else "Reference palette everywhere"
+        super().__init__(document, document.session.match_content, bool(enabled), text)
+
+    def apply(self, value) -> None:
+        self.document.set_match_content(value)
+
+
 class SetWorkingSize(_FieldEdit):
     def __init__(self, document: SessionDocument, size: int) -> None:
         super().__init__(document, document.session.working_size, int(size), f"Working size {size} px")

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.model import EditSession, ReferenceEntry
 
-FIELDS = ("photo_path", "references", "blend", "hints", "working_size")
+FIELDS = ("photo_path", "references", "blend", "hints", "working_size", "match_content")
 
 
 class SessionDocument(QObject):
@@ -48,3 +48,6 @@ class SessionDocument(QObject):
 
     def set_working_size(self, size: int) -> None:
         self._update(working_size=int(size))
+
+    def set_match_content(self, enabled: bool) -> None:
+        self._update(match_content=bool(enabled))

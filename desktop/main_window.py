@@ -334,7 +334,7 @@ class MainWindow(FileDropTarget, QMainWindow):
                 ref = str(Path(ref).absolute())
                 if ref not in {r.path for r in refs}:
                     refs = refs + (ReferenceEntry(ref),)
-            session = EditSession(path, refs, current.blend, (), current.working_size)
+            session = EditSession(path, refs, current.blend, (), current.working_size, current.match_content)
         else:
             session = replace(session, photo_path=path)
         if self._open_tag is not None:  # a newer open replaces one still loading
@@ -369,7 +369,9 @@ class MainWindow(FileDropTarget, QMainWindow):
             self.dialogs.error(f"The demo photo is missing from {photo.parent}; reinstall Heirloom to restore it.")
             return None
         refs = [str(reference)] if reference.is_file() else []
-        return self.open_photo(photo, session=EditSession(str(photo), tuple(ReferenceEntry(r) for r in refs), 1.0, (), self.session.working_size))
+        current = self.session
+        session = EditSession(str(photo), tuple(ReferenceEntry(r) for r in refs), 1.0, (), current.working_size, current.match_content)
+        return self.open_photo(photo, session=session)
 
     def _on_photo_opened(self, tag: int, opened: OpenedPhoto) -> None:
         if tag != self._open_tag:
@@ -419,6 +421,11 @@ class MainWindow(FileDropTarget, QMainWindow):
             self.blend_slider.set_value(session.blend)
         if "working_size" in fields:
             menus.check_choice(self._working_size_group, session.working_size)
+        if "match_content" in fields:
+            action = self.actions_by_name["match_content"]
+            blocked = action.blockSignals(True)  # a view update, not a new edit
+            action.setChecked(session.match_content)
+            action.blockSignals(blocked)
         if "hints" in fields:
             if self._selected is not None and self._selected >= len(session.hints):
                 self._selected = len(session.hints) - 1 if session.hints else None
@@ -451,7 +458,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._last_preview = result
         self.canvas.set_result(result.image)
         self.time_label.setText(f"{result.seconds:.2f} s")
-        self.match_label.setText(f"Reference match {result.coverage:.0%}" if self.session.references else "")
+        matching = self.session.references and self.session.match_content
+        self.match_label.setText(f"Reference match {result.coverage:.0%}" if matching else "")
         if palette_changed:
             self.picker.set_palette(result.palette)
         self._refresh_markers()
@@ -637,6 +645,10 @@ class MainWindow(FileDropTarget, QMainWindow):
         blend = min(max(round(self.session.blend + delta, 2), 0.0), 1.0)
         if blend != self.session.blend:
             self._push(commands.SetBlend(self.document, blend))
+
+    def _on_match_content(self, checked: bool) -> None:
+        if checked != self.session.match_content:
+            self._push(commands.SetContentMatching(self.document, checked))
 
     def _on_blend_up(self) -> None:
         self._step_blend(0.1)

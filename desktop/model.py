@@ -48,6 +48,7 @@ class EditSession:
     blend: float = 1.0
     hints: tuple[Hint, ...] = ()
     working_size: int = DEFAULT_WORKING_SIZE
+    match_content: bool = True  # content matching (core.matching) on, or the references' palette everywhere
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.blend <= 1.0:
@@ -93,6 +94,7 @@ class EditSession:
             "blend": self.blend,
             "hints": [h.to_dict() for h in self.hints],
             "working_size": self.working_size,
+            "match_content": self.match_content,
         }
 
     def to_json(self) -> str:
@@ -119,6 +121,7 @@ class EditSession:
             blend=float(data.get("blend", 1.0)),
             hints=tuple(Hint.from_dict(h) for h in data.get("hints", [])),
             working_size=int(data.get("working_size", DEFAULT_WORKING_SIZE)),
+            match_content=bool(data.get("match_content", True)),
         )
 
     @classmethod

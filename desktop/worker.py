@@ -391,6 +391,7 @@ class ColorWorker(QObject):
                 accepted.append(entry)
             except Exception as error:  # noqa: BLE001 - a missing reference must not stop the edit
                 self.reference_rejected.emit(entry.path, user_message(error, "opening a reference"))
+        colorizer.set_content_matching(session.match_content)
         colorizer.set_blend(session.blend)
         colorizer.set_hints(session.hints)
         self._state = replace(session, references=tuple(accepted))

@@ -36,6 +36,7 @@ class FakeColorizer:
         self.photo: Photo | None = None
         self.references: dict[int, float] = {}
         self.blend = 1.0
+        self.content_matching = True
         self.hints: tuple = ()
 
     # -- edits ------------------------------------------------------------------------------
@@ -128,8 +129,11 @@ class FakeColorizer:
         rgb = self.render(progress=progress, cancel=cancel)
         return save_image(path, rgb, sources=[self.photo.path] if self.photo.path else [], quality=quality)
 
+    def set_content_matching(self, enabled: bool) -> None:
+        self.content_matching = bool(enabled)
+
     def match_coverage(self) -> float:
-        return 0.25 * min(len(self.references), 2)
+        return 0.25 * min(len(self.references), 2) if self.content_matching else 0.0
 
     def reference_palette(self, count: int = 8):
         if not self.references:

@@ -134,6 +134,23 @@ def test_blend_drag_merges_into_one_undo_step_and_updates_live(opened, qtbot, ph
     assert window.session.blend == 1.0 and window.blend_slider.slider.value() == 100
 
 
+def test_content_matching_toggle_is_an_undoable_edit(opened, qtbot, photos):
+    window = opened
+    pin(qtbot, window, photos["reference"])
+    wait_for_preview(qtbot, window)
+    action = window.actions_by_name["match_content"]
+    assert action.isChecked() and window.match_label.text() == "Reference match 25%"
+    action.trigger()  # off: the reference's palette everywhere
+    assert not window.session.match_content
+    assert window.undo_stack.text(window.undo_stack.index() - 1) == "Reference palette everywhere"
+    wait_for_preview(qtbot, window)
+    assert window.worker._colorizer.content_matching is False and window.match_label.text() == ""
+    window.undo_stack.undo()
+    assert window.session.match_content and action.isChecked()
+    wait_for_preview(qtbot, window)
+    assert window.worker._colorizer.content_matching is True
+
+
 def test_slider_with_the_mouse_is_one_step(opened, qtbot, photos):
     window = opened
     pin(qtbot, window, photos["reference"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,6 +36,14 @@ def _session() -> EditSession:
 def test_json_round_trip_is_exact():
     session = _session()
     assert EditSession.from_json(session.to_json()) == session
+
+
+def test_content_matching_choice_is_saved_and_defaults_to_on():
+    session = replace(_session(), match_content=False)
+    assert EditSession.from_json(session.to_json()) == session
+    older = _session().to_dict()
+    del older["match_content"]  # a session saved before the option existed
+    assert EditSession.from_dict(older).match_content is True
 
 
 def test_session_file_is_small_and_readable(tmp_path):
