@@ -55,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         "--match-threshold", type=float, default=ColorizerConfig.match_threshold, metavar="T",
         help="similarity a match needs to pin a colour (default: the shipped setting)",
     )
+    parser.add_argument("--decoder", default="", metavar="NAME|FILE", help="transfer decoder weights (default: the shipped one)")
     args = parser.parse_args(argv)
     photos = load_eval_photos(args.photo_dir, args.limit)
     scales = tuple(float(v) for v in args.match_scales.split(","))
-    matching = Colorizer(ColorizerConfig(working_size=IMAGE_SIZE, match_scales=scales, match_threshold=args.match_threshold))
+    config = ColorizerConfig(working_size=IMAGE_SIZE, decoder=args.decoder, match_scales=scales, match_threshold=args.match_threshold)
+    matching = Colorizer(config)
     plain = Colorizer(replace(matching.config, match_references=False, content_aware=False), matching.models)
     blend_map = Colorizer(replace(matching.config, match_references=False), matching.models)
     reinhard = ReinhardMethod()
