@@ -96,22 +96,18 @@ class EfficientNetLite0Encoder(Encoder):
         return F.relu6(self._bn0(self._conv_stem(x)))
 
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self._stem(x)
-        out = {}
-        for index, block in enumerate(self._blocks[: self._last_tap + 1]):
-            x = block(x)
-            if index in _TAP_BLOCKS:
-                out[_TAP_BLOCKS[index]] = x
-        return out
+        return self._run(x, pooled=False)[0]
 
-    def _run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """One pass through the whole network: the taps and the pooled descriptor."""
+    def _run(self, x: torch.Tensor, pooled: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """One pass: the taps, and the pooled descriptor (``pooled``) or None after the last tap."""
         x = self._stem(x)
         taps = {}
-        for index, block in enumerate(self._blocks):
+        for index, block in enumerate(self._blocks if pooled else self._blocks[: self._last_tap + 1]):
             x = block(x)
             if index in _TAP_BLOCKS:
                 taps[_TAP_BLOCKS[index]] = x
+        if not pooled:
+            return taps, None
         x = F.relu6(self._bn1(self._conv_head(x)))
         return taps, x.mean(dim=(2, 3))
 
