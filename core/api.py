@@ -272,7 +272,7 @@ def _reference_source(photo: Photo) -> torch.Tensor:
     H, W = pixels.shape[:2]
     w, h = working_size_for((W, H), REFERENCE_SOURCE_SIDE)
     if (w, h) == (W, H):
-        return rgb.contiguous().clone()
+        return rgb.clone(memory_format=torch.contiguous_format)  # one copy, owned, row-major
     return torch.nn.functional.interpolate(rgb, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
 
 
@@ -574,8 +574,7 @@ class Colorizer:
         ab, mask = correspondence_hints(matches, self._match_colours, size, self.config.match_threshold, self.config.hint_patch)
         if self._blend < 1.0:
             ab = self._blend * ab + (1 - self._blend) * self._auto()[0] * mask
-        share = float(matches.confident(self.config.match_threshold).float().mean())
-        return ab, mask, share
+        return ab, mask, matches.coverage(self.config.match_threshold)
 
     def _coarse(self) -> torch.Tensor | None:
         if not self._references:
@@ -723,7 +722,7 @@ class Colorizer:
         """Share of the photo (0..1) the references show closely enough to pin their own colours."""
         if not self._references or not self.config.match_references:
             return 0.0
-        return float(self._content_matches().confident(self.config.match_threshold).float().mean())
+        return self._content_matches().coverage(self.config.match_threshold)
 
     @torch.inference_mode()
     def reference_palette(self, count: int = 8) -> list[tuple[int, int, int]]:

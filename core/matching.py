@@ -70,6 +70,10 @@ class Matches:
     def confident(self, threshold: float) -> torch.Tensor:
         return self.mutual & (self.similarity >= threshold)
 
+    def coverage(self, threshold: float) -> float:
+        """Share of the target cells (0..1) matched confidently."""
+        return float(self.confident(threshold).float().mean())
+
 
 def match(target: torch.Tensor, references: Sequence[torch.Tensor]) -> Matches:
     """Best matches of ``target`` descriptors (1, C, h, w) among the ``references`` (each (1, C, h', w'))."""
@@ -153,14 +157,13 @@ def _centre(cell: torch.Tensor, pixels: int, cells: int) -> torch.Tensor:
     return ((cell.float() + 0.5) * pixels / cells).long().clamp(0, pixels - 1)
 
 
-
 def clearance(matches: Matches, threshold: float, size: tuple[int, int], radius: int) -> torch.Tensor:
     """(1, H, W) mask, 1 within about ``radius`` pixels of a confidently matched cell, at ``size`` (H, W).
 
     Dilated on the cell grid (cheap at any radius), then spread to pixels.
     """
     H, W = size
-    h, w = matches.similarity.shape
+    w = matches.similarity.shape[1]
     cells = matches.confident(threshold).float()[None, None]
     reach = max(0, -(-radius * w // W))  # radius in cells, rounded up
     if reach:
