@@ -334,7 +334,7 @@ class MainWindow(FileDropTarget, QMainWindow):
                 ref = str(Path(ref).absolute())
                 if ref not in {r.path for r in refs}:
                     refs = refs + (ReferenceEntry(ref),)
-            session = EditSession(path, refs, current.blend, (), current.working_size, current.match_content)
+            session = replace(current, photo_path=path, references=refs, hints=())
         else:
             session = replace(session, photo_path=path)
         if self._open_tag is not None:  # a newer open replaces one still loading
@@ -369,8 +369,7 @@ class MainWindow(FileDropTarget, QMainWindow):
             self.dialogs.error(f"The demo photo is missing from {photo.parent}; reinstall Heirloom to restore it.")
             return None
         refs = [str(reference)] if reference.is_file() else []
-        current = self.session
-        session = EditSession(str(photo), tuple(ReferenceEntry(r) for r in refs), 1.0, (), current.working_size, current.match_content)
+        session = replace(self.session, photo_path=str(photo), references=tuple(ReferenceEntry(r) for r in refs), blend=1.0, hints=())
         return self.open_photo(photo, session=session)
 
     def _on_photo_opened(self, tag: int, opened: OpenedPhoto) -> None:
