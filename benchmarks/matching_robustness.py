@@ -21,7 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.api import Colorizer, ColorizerConfig  # noqa: E402
+from core.api import Colorizer, ColorizerConfig, Edit, Reference  # noqa: E402
 from training.baselines import ReinhardMethod  # noqa: E402
 from training.evaluate import IMAGE_SIZE, RELATED_FRACTION, load_eval_photos, score  # noqa: E402
 
@@ -59,10 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     photos = load_eval_photos(args.photo_dir, args.limit)
     scales = tuple(float(v) for v in args.match_scales.split(","))
-    config = ColorizerConfig(working_size=IMAGE_SIZE, decoder=args.decoder, match_scales=scales, match_threshold=args.match_threshold)
+    config = ColorizerConfig.from_options(
+        working_size=IMAGE_SIZE, decoder=args.decoder or None, match_scales=scales, match_threshold=args.match_threshold,
+        allow_random_weights=False,
+    )
     matching = Colorizer(config)
-    plain = Colorizer(replace(matching.config, match_references=False, content_aware=False), matching.models)
-    blend_map = Colorizer(replace(matching.config, match_references=False), matching.models)
+    blend_map = Colorizer(replace(config, match_references=False), matching.models)  # no matched hints
     reinhard = ReinhardMethod()
     scores: dict[str, dict[str, list[float]]] = {}
     for index, photo in enumerate(photos, 1):
@@ -70,12 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, (target, reference) in variants(photo.rgb, photos[index % len(photos)].rgb).items():
             L = photo.lab[0][:, : target.shape[1]]
             row = scores.setdefault(name, {"heirloom": [], "paper pipeline": [], "blend map": [], "reinhard": [], "coverage": []})
-            for key, session in (("heirloom", matching), ("paper pipeline", plain), ("blend map", blend_map)):
-                session.set_target_lightness(L)
-                session.clear_references()
-                session.add_reference((reference * 255 + 0.5).astype(np.uint8))
-                row[key].append(score(L, session.preview().ab, target)["psnr"])
-            row["coverage"].append(matching.match_coverage())
+            for key, colorizer, match_content in (
+                ("heirloom", matching, True), ("paper pipeline", matching, False), ("blend map", blend_map, True)
+            ):
+                edit = Edit(
+                    colorizer.hold(L, "photo"), (Reference(colorizer.hold((reference * 255 + 0.5).astype(np.uint8), "reference")),),
+                    match_content=match_content, working_size=IMAGE_SIZE, model=config.colornet,
+                )
+                preview = colorizer.preview(edit)
+                row[key].append(score(L, preview.ab, target)["psnr"])
+                if key == "heirloom":
+                    row["coverage"].append(preview.coverage)
             row["reinhard"].append(score(L, reinhard.predict(L, reference, ()), target)["psnr"])
     print(file=sys.stderr)
     print(f"{len(photos)} photos, match scales {scales}, threshold {args.match_threshold}, PSNR dB (coverage: share of the photo with matched hints)")

@@ -21,27 +21,25 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from core.api import ENCODERS, Colorizer, ColorizerConfig, load_models
+from core.api import ENCODERS, RANDOM_WEIGHTS_ENV, Colorizer, ColorizerConfig, load_models
 from core.device import DEVICE_CHOICES, resolve_device
-from core.hints import Hint, parse_rgb
-from core.imageio import SUPPORTED_SAVE_SUFFIXES, ImageError, is_supported_image, load_photo
+from core.edit import MAX_HINTS, Edit, EditError, Reference, parse_json
+from core.hints import Hint, hint_on_photo
+from core.imageio import ImageError, is_supported_image
+from core.output import FORMAT_SUFFIXES, OUTPUT_TAG, OutputError, OutputPlan, Target, is_earlier_result
 from core.weights import DEFAULT_COLORNET, WeightsError
 
-RANDOM_WEIGHTS_ENV = "HEIRLOOM_ALLOW_RANDOM_WEIGHTS"
-OUTPUT_TAG = "-colour"
-FORMAT_SUFFIXES = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif"}
-# Earlier results in a folder ("x-colour.jpg", "x-colour-2.png") are not colorized again.
-_EARLIER_RESULT = re.compile(re.escape(OUTPUT_TAG) + r"(-\d+)?$")
 _GLOB_CHARS = frozenset("*?[")
+MAX_HINTS_FILE_BYTES = 16 * 1024 * 1024  # far more than any hints file a person writes
+_HINT_FORM = "X,Y,#RRGGBB[,RADIUS] (for example 120,340,#3a5fcd,4)"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -50,47 +48,89 @@ class UsageError(Exception):
     """The command line asks for something impossible; the message says what to change."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``heirloom colorize: error: ... (see --help)``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 # --------------------------------------------------------------------------------------------
 # Argument types
 
 
 def parse_hint(text: str) -> Hint:
-    """'X,Y,#RRGGBB' or 'X,Y,#RRGGBB,RADIUS' (photo pixels) -> Hint."""
+    """'X,Y,#RRGGBB' or 'X,Y,#RRGGBB,RADIUS' (photo pixels) -> Hint; ArgumentTypeError (a usage
+    error) for another form, a number that is not finite, or a radius outside 0-32."""
     parts = [p.strip() for p in text.split(",")]
     try:
         if len(parts) not in (3, 4):
-            raise ValueError
+            raise ValueError("it needs 3 or 4 parts")
         x, y = float(parts[0]), float(parts[1])
         radius = float(parts[3]) if len(parts) == 4 else 2.0
         return Hint.from_rgb(x, y, parts[2], radius)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a hint of the form X,Y,#RRGGBB[,RADIUS] (for example 120,340,#3a5fcd,4)"
-        ) from None
+    except ValueError as exc:  # EditError is a ValueError too
+        reason = str(exc).rstrip(".")
+        reason = reason[:1].lower() + reason[1:]
+        raise argparse.ArgumentTypeError(f"'{text}' is not a usable hint ({reason}); the form is {_HINT_FORM}") from None
 
 
 def read_hints_file(path: Path) -> list[Hint]:
-    """Hints from JSON: ``{"hints": [{"x", "y", "color": "#rrggbb" | "ab": [a, b], "radius"}]}``."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: the hints file cannot be read ({exc.strerror or exc})") from exc
-    except ValueError as exc:
-        raise UsageError(f"{path}: the hints file is not valid JSON ({exc})") from exc
-    entries = data.get("hints") if isinstance(data, dict) else data
-    if not isinstance(entries, list):
-        raise UsageError(f'{path}: expected {{"hints": [...]}} with a list of hints')
+    """Hints from JSON: ``{"hints": [{"x", "y", "color": "#rrggbb" | "ab": [a, b], "radius"}]}``
+    (or the bare list). UsageError, naming the file and the hint, for anything else."""
+    entries = _hint_entries(path, _read_json(path))
     hints = []
     for number, entry in enumerate(entries, start=1):
         try:
-            if not isinstance(entry, dict):
-                raise ValueError("it is not an object")
-            hints.append(Hint.from_dict(entry))
-        except KeyError as exc:
-            raise UsageError(f"{path}: hint {number} lacks {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: hint {number} is invalid ({exc})") from None
+            hints.append(_hint_from_json(entry))
+        except (EditError, ValueError, TypeError) as exc:
+            raise UsageError(f"{path}: hint {number} {exc}") from None
     return hints
+
+
+def _read_json(path: Path) -> object:
+    try:
+        if path.stat().st_size > MAX_HINTS_FILE_BYTES:
+            raise UsageError(f"{path}: the hints file is far larger than any hints file; is it the right file?")
+        return parse_json(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{path}: the hints file cannot be read ({exc.strerror or exc})") from None
+    except EditError as exc:
+        raise UsageError(f"{path}: {_lower_first(exc)}") from None
+
+
+def _hint_entries(path: Path, data: object) -> list:
+    entries = data.get("hints") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise UsageError(f'{path}: expected {{"hints": [...]}} with a list of hints')
+    if len(entries) > MAX_HINTS:
+        raise UsageError(f"{path}: holds {len(entries):,} hints; at most {MAX_HINTS:,} are used")
+    return entries
+
+
+def _hint_from_json(entry: object) -> Hint:
+    """One hints-file entry -> Hint; raises with a message that completes "hint N ..."."""
+    if not isinstance(entry, dict):
+        raise ValueError("is invalid (it is not an object)")
+    colour_key = "ab" if "ab" in entry else "color"
+    missing = [key for key in ("x", "y", colour_key) if key not in entry]
+    if missing:
+        raise ValueError(f"lacks {', '.join(repr(key) for key in missing)}")
+    try:
+        if colour_key == "color":
+            if not isinstance(entry["color"], str):
+                raise EditError(f"its colour must be a text like \"#aa3322\", got {entry['color']!r:.40}")
+            hint = Hint.from_rgb(entry["x"], entry["y"], entry["color"], entry.get("radius", 2.0))
+        else:
+            hint = Hint.from_dict(entry)
+    except ValueError as exc:
+        raise ValueError(f"is invalid ({_lower_first(exc)})") from None
+    return replace(hint, id=0)  # ids number a saved edit's hints; a hints file has none
+
+
+def _lower_first(error: Exception) -> str:
+    text = str(error).rstrip(".")
+    return text[:1].lower() + text[1:]
 
 
 def _fraction(text: str) -> float:
@@ -124,7 +164,7 @@ def _device(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="heirloom",
         description="Bring colour back to black-and-white photos, offline.",
     )
@@ -135,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Colorize black-and-white photos, optionally guided by colour reference photos "
         "and by colours pinned at chosen pixels.",
         epilog="Results are saved as <name>-colour.<ext> beside each photo (or in -o OUT), at full "
-        "resolution; an existing file is never replaced (-1, -2, ... is added). Exit status: 0 when "
+        "resolution. An existing file is never replaced: another result gets the next free name "
+        "(-1, -2, ...), and an existing -o FILE is refused, unless --overwrite is given. No photo or "
+        "reference of the run is ever written over, not even with --overwrite. Exit status: 0 when "
         "all photos were colorized, 1 when any failed, 2 for a usage error. "
         f"Developer option: {RANDOM_WEIGHTS_ENV}=1 replaces missing trained weights by random "
         "networks (for tests; the colours are then meaningless).",
@@ -169,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument(
         "-o", "--output", type=Path, metavar="OUT",
         help="output folder (created if needed), or the output file when there is one photo",
+    )
+    colorize.add_argument(
+        "--overwrite", action="store_true",
+        help="replace existing results (an existing -o FILE, or <name>-colour.<ext>) instead of "
+        "refusing or numbering; the photos and references themselves are never written over",
     )
     colorize.add_argument(
         "--format", choices=sorted(FORMAT_SUFFIXES), type=str.lower,
@@ -216,7 +263,7 @@ def _folder_photos(folder: Path, recursive: bool) -> tuple[list[Path], int]:
     for path in sorted(entries):
         if path.name.startswith(".") or not path.is_file() or not is_supported_image(path):
             continue
-        if _EARLIER_RESULT.search(path.stem):
+        if is_earlier_result(path):
             skipped += 1
         else:
             photos.append(path)
@@ -244,7 +291,7 @@ def collect_inputs(specs: Sequence[str], recursive: bool = False) -> Inputs:
                     photos += inside
                     skipped += n
                 elif match.is_file() and is_supported_image(match) and not match.name.startswith("."):
-                    if _EARLIER_RESULT.search(match.stem):
+                    if is_earlier_result(match):
                         skipped += 1
                     else:
                         photos.append(match)
@@ -259,42 +306,35 @@ def collect_inputs(specs: Sequence[str], recursive: bool = False) -> Inputs:
     return Inputs(list(unique.values()), problems, skipped)
 
 
-@dataclass(frozen=True)
-class OutputPlan:
-    """Where results go: one named file, a folder, or beside each photo (both None)."""
-
-    file: Path | None = None
-    folder: Path | None = None
-    suffix: str | None = None  # forced by --format
-
-    def target_for(self, photo: Path, taken: set[str]) -> Path:
-        if self.file is not None:
-            return self.file
-        suffix = self.suffix or (photo.suffix if photo.suffix.lower() in SUPPORTED_SAVE_SUFFIXES else ".png")
-        folder = self.folder if self.folder is not None else photo.parent
-        stem = photo.stem + OUTPUT_TAG
-        candidate = folder / f"{stem}{suffix}"
-        number = 0
-        while candidate.exists() or os.path.normcase(os.path.abspath(candidate)) in taken:
-            number += 1
-            candidate = folder / f"{stem}-{number}{suffix}"
-        return candidate
+def plan_outputs(
+    output: Path | None,
+    photos: Sequence[Path],
+    references: Sequence[str] = (),
+    fmt: str | None = None,
+    overwrite: bool = False,
+) -> OutputPlan:
+    """The output plan of the command line (see core.output for the rules); UsageError when -o
+    cannot name what it is asked to."""
+    try:
+        return OutputPlan.create(
+            output, photos, references, suffix=FORMAT_SUFFIXES[fmt] if fmt else None, overwrite=overwrite
+        )
+    except OutputError as exc:
+        raise UsageError(f"-o {exc}") from None
 
 
-def plan_outputs(output: Path | None, count: int, fmt: str | None) -> OutputPlan:
-    suffix = FORMAT_SUFFIXES[fmt] if fmt else None
-    if output is None:
-        return OutputPlan(suffix=suffix)
-    names_file = not output.is_dir() and output.suffix != ""
-    if not names_file:
-        return OutputPlan(folder=output, suffix=suffix)
-    if count > 1:
-        raise UsageError(f"-o {output} names a file, but there are {count} photos; give a folder instead")
-    if output.suffix.lower() not in SUPPORTED_SAVE_SUFFIXES:
-        raise UsageError(f"-o {output}: results can be saved as .png, .jpg or .tif only")
-    if suffix and FORMAT_SUFFIXES.get(output.suffix.lower().lstrip(".")) != suffix:
-        raise UsageError(f"-o {output} does not match --format {fmt}")
-    return OutputPlan(file=output)
+def hints_for_photo(hints: Sequence[Hint], size: tuple[int, int], photo: Path, report) -> list[Hint]:
+    """The hints that lie on the photo; each one outside it is reported (``report(line)``)."""
+    kept = []
+    for number, hint in enumerate(hints, start=1):
+        if hint_on_photo(hint, size):
+            kept.append(hint)
+        else:
+            report(
+                f"note: {photo}: hint {number} at ({hint.x:g}, {hint.y:g}) lies outside the "
+                f"{size[0]}x{size[1]} photo and is left out"
+            )
+    return kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,13 +385,47 @@ class ProgressBar:
 # The command
 
 
-def _random_weights_allowed() -> bool:
-    return os.environ.get(RANDOM_WEIGHTS_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
 def _say(stream: TextIO, text: str) -> None:
     stream.write(text + "\n")
     stream.flush()
+
+
+def _base_edit(args: argparse.Namespace) -> Edit:
+    """The edit every photo of the run shares (EditError, a ValueError, for a value it refuses)."""
+    return Edit(
+        references=tuple(Reference(r) for r in dict.fromkeys(args.reference)),
+        blend=args.blend, working_size=args.size, model=args.model,
+    )
+
+
+def _edit_for(colorizer: Colorizer, base: Edit, hints: Sequence[Hint], photo_path: Path, report) -> Edit:
+    """The run's edit for one photo: its hints that lie on it (the others are reported)."""
+    photo = colorizer.open(photo_path)  # ImageError when it cannot be read
+    return replace(base, photo=str(photo_path), hints=tuple(hints_for_photo(hints, photo.size, photo_path, report)))
+
+
+def _writer(colorizer: Colorizer, edit: Edit, quality: int, progress):
+    """``write(path, overwrite)`` for OutputPlan.save: exports the edit's full-resolution result."""
+
+    def write(path: Path, overwrite: bool) -> Path:
+        return colorizer.export(edit, path, quality=quality, progress=progress, overwrite=overwrite)
+
+    return write
+
+
+def _targets_or_none(plan: OutputPlan, photos: Sequence[Path], err: TextIO) -> list[Target] | None:
+    """Every photo's target, decided (and the output folders proven writable) before anything is
+    computed; None after saying why there are none. Collisions are noted."""
+    try:
+        plan.check_writable(photos)
+        targets = plan.targets(photos)
+    except OutputError as exc:
+        _say(err, f"error: {exc}")
+        return None
+    for target in targets:
+        if target.collision:
+            _say(err, f"note: {target.collision}")
+    return targets
 
 
 def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -361,17 +435,13 @@ def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.hints_file is not None:
             hints += read_hints_file(args.hints_file)
         inputs = collect_inputs(args.photos, args.recursive)
-        plan = plan_outputs(args.output, len(inputs.photos), args.format)
+        plan = plan_outputs(args.output, inputs.photos, args.reference, args.format, args.overwrite)
         resolve_device(args.device)
-        config = ColorizerConfig(
-            working_size=args.size,
-            device=args.device,
-            colornet=args.model,
-            encoder=args.encoder,
-            match_references=args.matching,
-            content_aware=args.content_aware,
-            allow_random_weights=_random_weights_allowed(),
+        config = ColorizerConfig.from_options(
+            device=args.device, model=args.model, working_size=args.size, encoder=args.encoder,
+            matching=args.matching, content_aware=args.content_aware,
         )
+        base = _base_edit(args)
     except (UsageError, ValueError) as exc:
         _say(err, f"heirloom colorize: error: {exc}")
         return EXIT_USAGE
@@ -383,6 +453,9 @@ def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not inputs.photos:
         _say(out, "No photos were colorized.")
         return EXIT_FAILED
+    targets = _targets_or_none(plan, inputs.photos, err)
+    if targets is None:
+        return EXIT_FAILED
 
     try:
         models = load_models(config)
@@ -392,36 +465,24 @@ def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if any(part.get("random") for part in models.metadata.values()):
         _say(err, "warning: trained weights are missing, so random networks are used; the colours are meaningless")
     colorizer = Colorizer(config, models)
-    colorizer.set_blend(args.blend)
     for reference in args.reference:
         try:
-            colorizer.add_reference(reference)
+            colorizer.check_reference(reference)
         except ImageError as exc:
             _say(err, f"error: {reference}: {exc}")
             return EXIT_FAILED
-    colorizer.set_hints(hints)
 
-    if plan.folder is not None:
-        try:
-            plan.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            _say(err, f"error: {plan.folder}: the output folder cannot be created ({exc.strerror or exc})")
-            return EXIT_FAILED
-
-    taken = {os.path.normcase(os.path.abspath(p)) for p in inputs.photos}
     bar = ProgressBar(len(inputs.photos), err)
     saved: list[Path] = []
     failed = len(inputs.problems)
-    for index, photo_path in enumerate(inputs.photos):
-        name = photo_path.name
+    for index, target in enumerate(targets):
+        photo_path, name = target.photo, target.photo.name
         bar.show(index, index + 1, name)
         try:
-            colorizer.set_target(load_photo(photo_path))
-            target = plan.target_for(photo_path, taken)
-            written = colorizer.export(
-                target, quality=args.quality, progress=lambda f, i=index, n=name: bar.show(i + f, i + 1, n)
-            )
-        except (ImageError, WeightsError) as exc:
+            edit = _edit_for(colorizer, base, hints, photo_path, bar.message)
+            write = _writer(colorizer, edit, args.quality, lambda f, i=index, n=name: bar.show(i + f, i + 1, n))
+            written = plan.save(target, write)
+        except (ImageError, WeightsError, OutputError, EditError) as exc:
             failed += 1
             bar.message(f"error: {photo_path}: {exc}")
             continue
@@ -433,7 +494,6 @@ def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             failed += 1
             bar.message(f"error: {photo_path}: unexpected failure ({type(exc).__name__}: {exc}); please report it")
             continue
-        taken.add(os.path.normcase(os.path.abspath(written)))
         saved.append(written)
     bar.show(len(inputs.photos), len(inputs.photos), "done")
     bar.close()

@@ -170,3 +170,20 @@ def snap_ab_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 12) -> torc
         low = torch.where(good, mid, low)
         high = torch.where(good, high, mid)
     return torch.where(ok, ab, ab * low)
+
+
+DEFAULT_LIGHTNESS = 60.0  # the lightness a colour is shown at when no pixel of the photo is chosen
+
+
+def ab_plane_rgba(L: float, resolution: int = 96, ab_range: float = 110.0) -> np.ndarray:
+    """The ideepcolor-style gamut view: (resolution, resolution, 4) uint8 of every (a, b) at lightness
+    L, transparent where the colour is not displayable. Rows run b from +range (top) to -range, columns
+    a from -range to +range (the layout of :func:`ab_gamut_mask`)."""
+    inside = ab_gamut_mask(L, resolution, ab_range)
+    axis = torch.linspace(-ab_range, ab_range, resolution, dtype=torch.float64)
+    b, a = torch.meshgrid(axis.flip(0), axis, indexing="ij")
+    rgb = lab_to_rgb(torch.stack((torch.full_like(a, float(L)), a, b))).clamp(0, 1)
+    out = np.zeros((resolution, resolution, 4), dtype=np.uint8)
+    out[..., :3] = (rgb.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    out[..., 3] = np.where(inside, 255, 0)
+    return out

@@ -2,64 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.color import rgb_to_lab, snap_ab_to_gamut
+from core.color import lab_to_rgb, rgb_to_lab, snap_ab_to_gamut
+from core.edit import MAX_HINT_RADIUS, Hint
 
-MAX_RADIUS = 32
+MAX_RADIUS = MAX_HINT_RADIUS
 
 
-@dataclass(frozen=True)
-class Hint:
-    """A colour pinned at (x, y) in the original photo's pixel coordinates.
-
-    ``ab`` is the Lab chroma; ``radius`` is the half-size of the square patch in *original* pixels
-    (0 = one pixel). The patch is never smaller than one working-size pixel.
-    """
-
-    x: float
-    y: float
-    ab: tuple[float, float]
-    radius: float = 2.0
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.x) and np.isfinite(self.y)):
-            raise ValueError("hint position must be finite")
-        if len(self.ab) != 2 or not all(np.isfinite(v) for v in self.ab):
-            raise ValueError(f"hint colour must be two finite numbers (a, b), got {self.ab!r}")
-        if self.radius < 0:
-            raise ValueError(f"hint radius must be >= 0, got {self.radius}")
-        object.__setattr__(self, "ab", (float(self.ab[0]), float(self.ab[1])))
-
-    @classmethod
-    def from_rgb(cls, x: float, y: float, rgb: Sequence[int] | str, radius: float = 2.0) -> "Hint":
-        """A hint from an sRGB colour (0-255 triple or '#rrggbb'); only its chroma is used."""
-        r, g, b = parse_rgb(rgb)
-        lab = rgb_to_lab(torch.tensor([r, g, b], dtype=torch.float64).view(3, 1, 1) / 255.0)
-        return cls(x, y, (float(lab[1, 0, 0]), float(lab[2, 0, 0])), radius)
-
-    def moved(self, x: float, y: float) -> "Hint":
-        return replace(self, x=float(x), y=float(y))
-
-    def recoloured(self, ab: tuple[float, float]) -> "Hint":
-        return replace(self, ab=(float(ab[0]), float(ab[1])))
-
-    def resized(self, radius: float) -> "Hint":
-        return replace(self, radius=float(min(max(radius, 0.0), MAX_RADIUS)))
-
-    def to_dict(self) -> dict:
-        return {"x": self.x, "y": self.y, "ab": list(self.ab), "radius": self.radius}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Hint":
-        if "ab" in data:
-            return cls(float(data["x"]), float(data["y"]), tuple(data["ab"]), float(data.get("radius", 2.0)))
-        return cls.from_rgb(float(data["x"]), float(data["y"]), data["color"], float(data.get("radius", 2.0)))
+def rgb_to_ab(rgb: Sequence[int] | str) -> tuple[float, float]:
+    """The Lab chroma (a, b) of an sRGB colour (0-255 triple or '#rrggbb')."""
+    r, g, b = parse_rgb(rgb)
+    lab = rgb_to_lab(torch.tensor([r, g, b], dtype=torch.float64).view(3, 1, 1) / 255.0)
+    return float(lab[1, 0, 0]), float(lab[2, 0, 0])
 
 
 def parse_rgb(value: Sequence[int] | str) -> tuple[int, int, int]:
@@ -76,6 +35,30 @@ def parse_rgb(value: Sequence[int] | str) -> tuple[int, int, int]:
     if not all(0 <= v <= 255 for v in (r, g, b)):
         raise ValueError(f"colour {tuple(value)!r} has components outside 0-255")
     return r, g, b
+
+
+def hint_on_photo(hint: Hint, size: tuple[int, int]) -> bool:
+    """True when the hint's point lies on a photo of ``size`` (width, height): its pixel exists."""
+    width, height = size
+    return -0.5 <= hint.x < width - 0.5 and -0.5 <= hint.y < height - 0.5
+
+
+# -- colour helpers for the picker (scalar colours; re-exported by core.api) -----------------------
+def ab_to_rgb8(L: float, ab: Sequence[float]) -> tuple[int, int, int]:
+    """The sRGB colour (0-255) of one Lab value, clipped into the displayable range."""
+    lab = torch.tensor([float(L), float(ab[0]), float(ab[1])], dtype=torch.float64).view(3, 1, 1)
+    rgb = lab_to_rgb(lab)[:, 0, 0].clamp(0, 1)
+    return tuple(int(v * 255 + 0.5) for v in rgb.tolist())
+
+
+def rgb8_to_ab(rgb: Sequence[int]) -> tuple[float, float]:
+    """The Lab chroma (a, b) of an sRGB colour; only the chroma becomes a hint."""
+    return rgb_to_ab(tuple(rgb))
+
+
+def snap_ab(L: float, ab: Sequence[float]) -> tuple[float, float]:
+    """(a, b) moved towards grey, hue kept, until it is displayable at lightness L."""
+    return snap_hint_to_gamut(Hint(0, 0, (float(ab[0]), float(ab[1]))), L).ab
 
 
 def rasterize_hints(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import struct
 import warnings
 import zlib
@@ -31,6 +30,7 @@ import tifffile
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from core.color import gray_lut, lightness_of_rgb
+from core.files import atomic_output
 
 DEFAULT_MAX_PIXELS = 120_000_000
 SUPPORTED_SAVE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -102,6 +102,11 @@ class ImageTooLargeError(ImageError):
 
 class OverwriteError(ImageError):
     """Saving would replace one of the photos the result was made from."""
+
+
+class ImageExistsError(ImageError):
+    """Saving with ``overwrite=False`` found the name taken (before writing, or by another program
+    while writing): nothing was replaced."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,6 +326,9 @@ def _open_with_pillow(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Itera
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # A damaged file's "Corrupt EXIF data" and the like: the photo either loads (the damaged
+        # part is dropped) or fails with one ImageError; Pillow's own warnings would only add noise.
+        warnings.simplefilter("ignore", UserWarning)
         try:
             image = Image.open(path, formats=_open_formats())
         except Image.DecompressionBombError as error:
@@ -550,9 +558,12 @@ def save_image(
     for grey). The file is written to a temporary name beside the target and moved into place, so
     a failed save leaves no partial file. Returns the path written.
 
-    Raises :class:`OverwriteError` when ``path`` is one of ``sources`` (the originals), and
-    :class:`ImageError` for an unsupported suffix, an existing target with ``overwrite=False``, or
-    a failure to write.
+    With ``overwrite=False`` the name is claimed exclusively (:func:`core.files.atomic_output`):
+    a file that exists, or that another program creates meanwhile, is never replaced.
+
+    Raises :class:`OverwriteError` when ``path`` is one of ``sources`` (the originals),
+    :class:`ImageExistsError` for an existing target with ``overwrite=False``, and
+    :class:`ImageError` for an unsupported suffix or a failure to write.
     """
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
@@ -570,14 +581,16 @@ def save_image(
                 "different name or folder.",
                 path,
             )
-    if not overwrite and path.exists():
-        raise ImageError(f"'{path.name}' already exists; choose a different name.", path)
+    if not overwrite and os.path.lexists(path):
+        raise ImageExistsError(f"'{path.name}' already exists; choose a different name.", path)
     exif = _exif_for_saving(exif)
     icc_profile = icc_profile if _icc_fits(icc_profile, pixels) else None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _atomic_output(path) as stream:
+        with atomic_output(path, exclusive=not overwrite) as stream:
             writer(stream, pixels, exif=exif, icc_profile=icc_profile, quality=quality)
+    except FileExistsError:  # another program took the name while the result was being written
+        raise ImageExistsError(f"'{path.name}' already exists; choose a different name.", path) from None
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         raise ImageError(
@@ -586,34 +599,6 @@ def save_image(
             path,
         ) from error
     return path
-
-
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` all at once: readers see the old file or the new, never half.
-
-    Raises ``OSError`` when the file cannot be written; the temporary file is removed then.
-    """
-    with _atomic_output(Path(path)) as stream:
-        stream.write(data)
-
-
-@contextmanager
-def _atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A binary stream onto a temporary file beside ``path``, moved onto ``path`` on success."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # "x" refuses an existing name; unlike tempfile.mkstemp (owner-only), the new file gets the
-    # usual permissions for the user's umask.
-    stream = open(temporary, "xb")  # noqa: SIM115 - closed by the with statement below
-    try:
-        with stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _savable_pixels(rgb: np.ndarray) -> np.ndarray:

@@ -16,12 +16,15 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
+
+from core.files import atomic_output, atomic_write
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 FORMAT = "heirloom-weights/1"
 MANIFEST = "manifest.json"
@@ -87,16 +90,40 @@ class WeightsRecord:
 
 def _read_manifest(folder: Path) -> dict[str, WeightsRecord]:
     path = folder / MANIFEST
+    return {name: _manifest_record(path, name, entry) for name, entry in _manifest_entries(path).items()}
+
+
+def _manifest_entries(path: Path) -> dict[str, Any]:
+    """The raw entries of the manifest at ``path`` ({} when there is none), or a WeightsError."""
     if not path.is_file():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"The weights list {path} is unreadable ({exc}); delete or repair it.") from exc
-    return {
-        name: WeightsRecord(name, folder / entry["file"], entry.get("sha256"), entry.get("kind", ""), entry.get("metadata", {}))
-        for name, entry in data.items()
-    }
+    except (OSError, ValueError, RecursionError) as exc:
+        raise WeightsError(f"The weights list {path} is unreadable ({type(exc).__name__}); delete or repair it.") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"The weights list {path} is not a list of weights (an object of names); delete or repair it.")
+    return data
+
+
+def _manifest_record(manifest: Path, name: str, entry: Any) -> WeightsRecord:
+    """One manifest entry, checked: a plain file name in the manifest's folder, texts, an object."""
+
+    def broken(why: str) -> WeightsError:
+        return WeightsError(f"The weights list {manifest} has a broken entry '{name}' ({why}); delete or repair it.")
+
+    if not isinstance(entry, dict):
+        raise broken("it is not an object")
+    file = entry.get("file")
+    if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+        raise broken("its 'file' must be the name of a file in that folder")
+    for key in ("sha256", "kind"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise broken(f"its '{key}' must be a text")
+    metadata = entry.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise broken("its 'metadata' must be an object")
+    return WeightsRecord(name, manifest.parent / file, entry.get("sha256"), entry.get("kind") or "", metadata)
 
 
 def list_weights(folders: list[Path] | None = None, kind: str | None = None) -> list[WeightsRecord]:
@@ -138,7 +165,42 @@ def load_weights(record_or_path: WeightsRecord | Path | str, kind: str | None = 
         raise WeightsError(f"{path} is not a Heirloom weights file. {hint}")
     if kind is not None and data.get("kind") != kind:
         raise WeightsError(f"{path} holds '{data.get('kind')}' weights, but '{kind}' weights are needed.")
-    return data
+    model_args, state_dict = data.get("model_args", {}), data.get("state_dict")
+    if not isinstance(model_args, dict) or not all(isinstance(k, str) for k in model_args):
+        raise WeightsError(f"The weights file {path} has no readable 'model_args'. {hint}")
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise WeightsError(f"The weights file {path} holds no readable weights. {hint}")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise WeightsError(f"The weights file {path} has unreadable metadata. {hint}")
+    return {**data, "model_args": model_args}
+
+
+def build_model(build: Callable[..., M], data: dict[str, Any], source: WeightsRecord | Path | str) -> M:
+    """``build(**model_args)`` with the file's weights loaded into it. WeightsError naming the file
+    when its ``model_args`` are unknown to this version of Heirloom or its weights do not fit (a
+    personal model of another width, say)."""
+    path = source.file if isinstance(source, WeightsRecord) else Path(source)
+    try:
+        model = build(**data["model_args"])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise WeightsError(
+            f"The weights file {path} describes a network this version of Heirloom cannot build "
+            f"({_first_line(exc)}); retrain it, or update Heirloom."
+        ) from None
+    try:
+        model.load_state_dict(data["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(
+            f"The weights file {path} does not fit the network it describes ({_first_line(exc)}); "
+            "it is damaged or was made by another version of Heirloom."
+        ) from None
+    return model
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    text = " ".join(line.strip() for line in lines[:2]) if lines else type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def save_weights(
@@ -159,14 +221,8 @@ def save_weights(
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
         "metadata": dict(metadata or {}),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as stream:
+        torch.save(payload, stream)
     record = WeightsRecord(register_as or path.stem, path, sha256_of(path), kind, payload["metadata"])
     if register_as:
         register(record)
@@ -177,9 +233,7 @@ def register(record: WeightsRecord) -> None:
     """Add or replace ``record`` in the manifest of the folder its file lives in."""
     folder = record.file.parent
     manifest_path = folder / MANIFEST
-    entries: dict[str, Any] = {}
-    if manifest_path.is_file():
-        entries = json.loads(manifest_path.read_text(encoding="utf-8"))
+    entries = _manifest_entries(manifest_path)
     entries[record.name] = {
         "file": record.file.name,
         "sha256": record.sha256,
@@ -187,10 +241,7 @@ def register(record: WeightsRecord) -> None:
         "metadata": record.metadata,
     }
     text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, manifest_path)
+    atomic_write(manifest_path, text)
 
 
 def vgg19_weights_path() -> Path:

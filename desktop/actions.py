@@ -1,7 +1,8 @@
 """Every command of the window in one table: its text, menu, shortcut, tip and toolbar place.
 
 :func:`build_actions` turns the table into QActions, menus and the toolbar, and connects each action
-to the window's ``_on_<name>`` slot. Submenus whose contents change (recent files, models, devices)
+to its ``slot``: a dotted path from the window (``"hint_tool.clear"``), by default the window's
+``_on_<name>``. Submenus whose contents change (recent files, models, devices)
 are table rows too; the window fills them.
 """
 
@@ -31,6 +32,7 @@ class ActionSpec:
     separator: bool = False  # a separator before this entry (in its menu and, if shown, the toolbar)
     submenu: bool = False  # a placeholder for a submenu the window fills
     premade: bool = False  # the window supplies the QAction (undo/redo, dock toggles)
+    slot: str = ""  # what it calls, as a dotted path from the window ("canvas.zoom_fit"); default _on_<name>
 
 
 F, E, V, R, M, H = MENUS
@@ -38,27 +40,27 @@ F, E, V, R, M, H = MENUS
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open", "&Open Photo…", F, ("Ctrl+O",), "Open a black-and-white photo", toolbar=True, icon="SP_DialogOpenButton"),
     ActionSpec("recent", "Open &Recent", F, submenu=True),
-    ActionSpec("open_session", "Open &Session…", F, ("Ctrl+Shift+O",), "Open a saved edit", separator=True),
-    ActionSpec("save_session", "&Save Session", F, ("Ctrl+S",), "Save the edit (photo, references, strength, hints)", toolbar=True, icon="SP_DialogSaveButton"),
-    ActionSpec("save_session_as", "Save Session &As…", F, ("Ctrl+Shift+S",)),
-    ActionSpec("export", "&Export Colour Photo…", F, ("Ctrl+E",), "Save the full-resolution colour photo (the original is never replaced)", toolbar=True, icon="export", separator=True),
-    ActionSpec("batch", "&Batch Colorize Folder…", F, ("Ctrl+B",), "Apply the current references and strength to every photo in a folder"),
-    ActionSpec("quit", "&Quit", F, ("Ctrl+Q",), separator=True),
+    ActionSpec("open_edit", "Open Saved &Edit…", F, ("Ctrl+Shift+O",), "Open a saved edit", separator=True),
+    ActionSpec("save_edit", "&Save Edit", F, ("Ctrl+S",), "Save the edit (photo, references, strength, hints)", toolbar=True, icon="SP_DialogSaveButton", slot="edit_files.save"),
+    ActionSpec("save_edit_as", "Save Edit &As…", F, ("Ctrl+Shift+S",), slot="edit_files.save_as"),
+    ActionSpec("export", "&Export Colour Photo…", F, ("Ctrl+E",), "Save the full-resolution colour photo (the original is never replaced)", toolbar=True, icon="export", separator=True, slot="exports.choose_and_export"),
+    ActionSpec("batch", "&Batch Colorize Folder…", F, ("Ctrl+B",), "Apply the current references and strength to every photo in a folder", slot="exports.choose_and_batch"),
+    ActionSpec("quit", "&Quit", F, ("Ctrl+Q",), separator=True, slot="close"),
     ActionSpec("undo", "&Undo", E, ("Ctrl+Z",), toolbar=True, icon="SP_ArrowBack", premade=True, separator=True),
     ActionSpec("redo", "&Redo", E, ("Ctrl+Shift+Z", "Ctrl+Y"), toolbar=True, icon="SP_ArrowForward", premade=True),
-    ActionSpec("delete_hint", "&Delete Hint", E, ("Delete", "Backspace"), "Remove the selected colour hint", separator=True),
-    ActionSpec("deselect_hint", "D&eselect Hint", E, ("Escape",), "Pick colours for new hints instead of the selected one"),
-    ActionSpec("clear_hints", "Remove &All Hints", E, ("Ctrl+Shift+Delete",)),
-    ActionSpec("hint_bigger", "&Larger Hint Patch", E, ("]",), "Grow the selected hint's patch (or use the mouse wheel on it)"),
-    ActionSpec("hint_smaller", "&Smaller Hint Patch", E, ("[",), "Shrink the selected hint's patch"),
-    ActionSpec("blend_up", "&Stronger Reference", E, ("Ctrl+]",), "Reference strength +10 %", separator=True),
-    ActionSpec("blend_down", "&Weaker Reference", E, ("Ctrl+[",), "Reference strength -10 %"),
-    ActionSpec("zoom_in", "Zoom &In", V, ("Ctrl++", "Ctrl+="), toolbar=True, icon="zoom_in", separator=True),
-    ActionSpec("zoom_out", "Zoom &Out", V, ("Ctrl+-",), toolbar=True, icon="zoom_out"),
-    ActionSpec("zoom_fit", "&Fit to Window", V, ("Ctrl+0",), toolbar=True, icon="zoom_fit"),
-    ActionSpec("zoom_actual", "&Actual Pixels (100 %)", V, ("Ctrl+1",), toolbar=True, icon="zoom_actual"),
-    ActionSpec("show_hints", "Show &Hints", V, ("H",), "Show or hide the hint markers", toolbar=True, checkable=True, checked=True, icon="hints", separator=True),
-    ActionSpec("split_view", "&Split Before/After", V, ("S",), "Original on the left, colour on the right; drag the divider", toolbar=True, checkable=True, icon="split"),
+    ActionSpec("delete_hint", "&Delete Hint", E, ("Delete", "Backspace"), "Remove the selected colour hint", separator=True, slot="hint_tool.remove_selected"),
+    ActionSpec("deselect_hint", "D&eselect Hint", E, ("Escape",), "Pick colours for new hints instead of the selected one", slot="hint_tool.deselect"),
+    ActionSpec("clear_hints", "Remove &All Hints", E, ("Ctrl+Shift+Delete",), slot="hint_tool.clear"),
+    ActionSpec("hint_bigger", "&Larger Hint Patch", E, ("]",), "Grow the selected hint's patch (or use the mouse wheel on it)", slot="hint_tool.grow_selected"),
+    ActionSpec("hint_smaller", "&Smaller Hint Patch", E, ("[",), "Shrink the selected hint's patch", slot="hint_tool.shrink_selected"),
+    ActionSpec("blend_up", "&Stronger Reference", E, ("Ctrl+]",), "Reference strength +10 %", separator=True, slot="blend_slider.step_up"),
+    ActionSpec("blend_down", "&Weaker Reference", E, ("Ctrl+[",), "Reference strength -10 %", slot="blend_slider.step_down"),
+    ActionSpec("zoom_in", "Zoom &In", V, ("Ctrl++", "Ctrl+="), toolbar=True, icon="zoom_in", separator=True, slot="canvas.zoom_in"),
+    ActionSpec("zoom_out", "Zoom &Out", V, ("Ctrl+-",), toolbar=True, icon="zoom_out", slot="canvas.zoom_out"),
+    ActionSpec("zoom_fit", "&Fit to Window", V, ("Ctrl+0",), toolbar=True, icon="zoom_fit", slot="canvas.zoom_fit"),
+    ActionSpec("zoom_actual", "&Actual Pixels (100 %)", V, ("Ctrl+1",), toolbar=True, icon="zoom_actual", slot="canvas.zoom_actual"),
+    ActionSpec("show_hints", "Show &Hints", V, ("H",), "Show or hide the hint markers", toolbar=True, checkable=True, checked=True, icon="hints", separator=True, slot="canvas.set_show_hints"),
+    ActionSpec("split_view", "&Split Before/After", V, ("S",), "Original on the left, colour on the right; drag the divider", toolbar=True, checkable=True, icon="split", slot="canvas.show_split"),
     ActionSpec("hold_original", "Show &Original (hold B)", V, (), "Press and hold to see the untouched photo", toolbar=True, icon="original"),
     ActionSpec("references_panel", "&References Panel", V, separator=True, premade=True),
     ActionSpec("colour_panel", "&Colour Panel", V, premade=True),
@@ -76,9 +78,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("models", "&Colorization Model", M, submenu=True, separator=True),
     ActionSpec("devices", "&Device", M, submenu=True),
     ActionSpec("working_sizes", "&Working Size", M, submenu=True),
-    ActionSpec("demo", "Open &Demo Photo", H, (), "The bundled example photo and reference"),
-    ActionSpec("shortcuts", "&Keyboard Shortcuts", H, ("F1",)),
-    ActionSpec("about", "&About Heirloom", H),
+    ActionSpec("demo", "Open &Demo Photo", H, (), "The bundled example photo and reference", slot="open_demo"),
+    ActionSpec("shortcuts", "&Keyboard Shortcuts", H, ("F1",), slot="dialogs.shortcuts"),
+    ActionSpec("about", "&About Heirloom", H, slot="dialogs.about"),
 )
 
 
@@ -94,6 +96,14 @@ def shortcut_table(specs=ACTIONS) -> list[tuple[str, str]]:
         ("Pan", "Middle-drag, or hold Space and drag"),
     ]
     return rows
+
+
+def _resolve(window: QMainWindow, path: str):
+    """The callable at a dotted path from the window (None if the window has no such slot)."""
+    target = window
+    for name in path.split("."):
+        target = getattr(target, name, None)
+    return target
 
 
 def build_actions(
@@ -130,7 +140,7 @@ def build_actions(
         if spec.checkable:
             action.setCheckable(True)
             action.setChecked(spec.checked)
-        slot = getattr(window, f"_on_{spec.name}", None)
+        slot = _resolve(window, spec.slot or f"_on_{spec.name}")
         if slot is not None and not spec.premade:
             (action.toggled if spec.checkable else action.triggered).connect(slot)
         menu.addAction(action)

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("photo", nargs="?", help="a photo to open")
     parser.add_argument("--reference", "-r", action="append", default=[], metavar="PHOTO", help="a colour reference photo (repeatable)")
-    parser.add_argument("--session", metavar="FILE", help="open a saved session")
+    parser.add_argument("--edit", "--session", dest="edit", metavar="FILE", help="open a saved edit (.heirloom.json)")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo photo and reference")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to run the model (remembered)")
     parser.add_argument("--self-test", action="store_true", help="check the installation without opening a window, then exit")
@@ -75,7 +75,38 @@ def main(argv: list[str] | None = None) -> int:
     return run_gui(args)
 
 
+def finetune_trainer(photos_dir, name, steps, progress=None, should_stop=None):
+    """The app's "Train on my photos": :func:`training.finetune.run_finetune`, imported when first
+    used (the window and its worker never import the training code themselves)."""
+    try:
+        from training.finetune import run_finetune
+    except ImportError as error:
+        raise ValueError(
+            f"Training is not available in this installation ({error}); install Heirloom with its "
+            "training module to fine-tune on your photos."
+        ) from error
+    return run_finetune(photos_dir, name, steps, progress=progress, should_stop=should_stop)
+
+
+def read_edit_argument(path: str):
+    """The edit named by ``--edit``, or None after printing one line saying why it cannot be used."""
+    from core.edit import EditError, read_edit
+
+    try:
+        edit = read_edit(path)
+    except EditError as error:
+        print(f"heirloom: {error}", file=sys.stderr)
+        return None
+    if edit.photo is None:
+        print(f"heirloom: the edit '{path}' names no photo.", file=sys.stderr)
+        return None
+    return edit
+
+
 def run_gui(args: argparse.Namespace) -> int:
+    edit = read_edit_argument(args.edit) if args.edit else None
+    if args.edit and edit is None:
+        return 1
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
@@ -86,7 +117,8 @@ def run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationDisplayName("Heirloom")
 
-    from desktop.main_window import MainWindow, app_icon
+    from desktop.main_window import MainWindow
+    from desktop.resources import app_icon
     from desktop.settings import AppSettings
 
     app.setWindowIcon(app_icon())
@@ -94,12 +126,12 @@ def run_gui(args: argparse.Namespace) -> int:
     if args.device:
         settings.set_device(args.device)
     options = settings.engine_options(allow_random_weights=random_weights_allowed(args.random_weights))
-    window = MainWindow(options, settings=settings)
+    window = MainWindow(options, settings=settings, trainer=finetune_trainer)
     _install_excepthook(window)
     window.show()
 
-    if args.session:
-        window.open_session(args.session)
+    if edit is not None:
+        window.open_edit(args.edit, edit)
     elif args.photo:
         window.open_photo(args.photo, references=args.reference)
     elif not window.offer_recovery() and (args.demo or settings.first_run):
@@ -121,7 +153,7 @@ def _install_excepthook(window) -> None:
         try:
             window.dialogs.error(
                 f"Something unexpected went wrong ({kind.__name__}: {value}). "
-                "Your edit is kept; save the session if you can, and please report the problem."
+                "Your edit is kept; save it if you can, and please report the problem."
             )
         except Exception:  # noqa: BLE001 - never fail inside the hook
             previous(kind, value, tb)

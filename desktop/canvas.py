@@ -2,8 +2,8 @@
 
 The canvas holds pictures and markers, never the edit or the model. It reports what the user did as
 intents in *image* coordinates (pixels of the original photo, whatever the zoom):
-``hint_added(x, y)``, ``hint_pressed(index)``, ``hint_moved(index, x, y)``, ``hint_removed(index)``
-and ``hint_resized(index, radius)``. The scene is laid out in original-photo pixels, so a display
+``hint_added(x, y)``, ``hint_pressed(id)``, ``hint_moved(id, x, y)``, ``hint_removed(id)``
+and ``hint_resized(id, radius)``, where ``id`` is the hint's own id (see :class:`core.edit.Hint`). The scene is laid out in original-photo pixels, so a display
 image of any size is simply scaled to cover it.
 """
 
@@ -32,6 +32,7 @@ class Marker:
     y: float
     radius: float
     rgb: tuple[int, int, int]
+    id: int = 0  # the hint's id, reported back in the canvas's signals
 
 
 # -- pure helpers (coordinate maths; tested directly) ------------------------------------------
@@ -94,11 +95,11 @@ class _ResultItem(QGraphicsPixmapItem):
 
 class HintCanvas(QGraphicsView):
     hint_added = Signal(float, float)  # x, y: image pixel
-    hint_pressed = Signal(int)  # a marker was pressed: select it (a drag may follow)
-    hint_moved = Signal(int, float, float)  # index, new x, y
-    hint_released = Signal(int)  # the drag of that marker ended
-    hint_removed = Signal(int)
-    hint_resized = Signal(int, float)  # index, new radius (image pixels)
+    hint_pressed = Signal(int)  # hint id: its marker was pressed, select it (a drag may follow)
+    hint_moved = Signal(int, float, float)  # hint id, new x, y
+    hint_released = Signal(int)  # hint id: the drag of its marker ended
+    hint_removed = Signal(int)  # hint id
+    hint_resized = Signal(int, float)  # hint id, new radius (image pixels)
     zoom_changed = Signal(float)
 
     def __init__(self, parent=None) -> None:
@@ -124,7 +125,7 @@ class HintCanvas(QGraphicsView):
         self._show_original = False
         self._split: float | None = None  # divider position as a share of the width, or None
         self._fit = True
-        self._drag_index: int | None = None
+        self._drag_id: int | None = None
         self._drag_pixel: tuple[int, int] | None = None
         self._dragging_divider = False
         self._pan_from: QPoint | None = None
@@ -159,8 +160,9 @@ class HintCanvas(QGraphicsView):
             item.setTransform(QTransform.fromScale(self._size[0] / image.width(), self._size[1] / image.height()))
 
     def set_markers(self, markers: Sequence[Marker], selected: int | None = None) -> None:
+        """Show ``markers``; ``selected`` is the id of the one drawn as selected (or None)."""
         self._markers = tuple(markers)
-        self._selected = selected if selected is not None and 0 <= selected < len(self._markers) else None
+        self._selected = selected if any(m.id == selected for m in self._markers) else None
         self.viewport().update()
 
     @property
@@ -180,6 +182,10 @@ class HintCanvas(QGraphicsView):
         """Split view: the original left of the divider, the result right of it (None = off)."""
         self._split = None if share is None else min(max(float(share), 0.0), 1.0)
         self._update_split()
+
+    def show_split(self, on: bool) -> None:
+        """Split view at the middle, or off."""
+        self.set_split(0.5 if on else None)
 
     @property
     def split(self) -> float | None:
@@ -201,6 +207,12 @@ class HintCanvas(QGraphicsView):
     def zoom_actual(self) -> None:
         """100 %: one photo pixel on one screen pixel."""
         self.set_zoom(1.0)
+
+    def zoom_in(self) -> None:
+        self.zoom_by(1.25)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(0.8)
 
     def zoom_by(self, factor: float) -> None:
         self.set_zoom(self.zoom * factor)
@@ -228,6 +240,10 @@ class HintCanvas(QGraphicsView):
         centres, rects = self._marker_geometry()
         return marker_at(centres, rects, view_pos)
 
+    def marker_under(self, view_pos: QPointF) -> Marker | None:
+        index = self.marker_index_at(view_pos)
+        return None if index is None else self._markers[index]
+
     def scene_at(self, view_pos: QPointF) -> QPointF:
         """The scene point under the centre of the screen pixel at ``view_pos``."""
         inverse, _ = self.viewportTransform().inverted()
@@ -248,31 +264,31 @@ class HintCanvas(QGraphicsView):
             return
         if self._size is None:
             return
-        index = self.marker_index_at(pos)
+        marker = self.marker_under(pos)
         if button == Qt.MouseButton.RightButton:
-            if index is not None:
-                self.hint_removed.emit(index)
+            if marker is not None:
+                self.hint_removed.emit(marker.id)
             return
         if button != Qt.MouseButton.LeftButton:
             return
         divider = self._divider_x()
-        if divider is not None and abs(pos.x() - divider) <= DIVIDER_SLOP_PX and index is None:
+        if divider is not None and abs(pos.x() - divider) <= DIVIDER_SLOP_PX and marker is None:
             self._dragging_divider = True
             return
-        if index is not None:
-            self._drag_index = index
-            marker = self._markers[index]
+        if marker is not None:
+            self._drag_id = marker.id
             self._drag_pixel = (int(marker.x), int(marker.y))
-            self.hint_pressed.emit(index)
+            self.hint_pressed.emit(marker.id)
             return
         scene = self.scene_at(pos)
         pixel = pixel_at(scene.x(), scene.y(), self._size)
         if pixel is not None:
-            count = len(self._markers)
+            before = {m.id for m in self._markers}
             self.hint_added.emit(float(pixel[0]), float(pixel[1]))
-            if len(self._markers) == count + 1:  # the hint was added: a drag from here moves it
-                self._drag_index, self._drag_pixel = count, pixel
-                self.hint_pressed.emit(count)
+            added = [m.id for m in self._markers if m.id not in before]
+            if len(added) == 1:  # the hint was added: a drag from here moves it
+                self._drag_id, self._drag_pixel = added[0], pixel
+                self.hint_pressed.emit(added[0])
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
@@ -286,12 +302,12 @@ class HintCanvas(QGraphicsView):
             scene = self.scene_at(pos)
             self.set_split(scene.x() / self._size[0])
             return
-        if self._drag_index is not None and self._size is not None:
+        if self._drag_id is not None and self._size is not None:
             scene = self.scene_at(pos)
             pixel = clamp_pixel(scene.x(), scene.y(), self._size)
             if pixel != self._drag_pixel:
                 self._drag_pixel = pixel
-                self.hint_moved.emit(self._drag_index, float(pixel[0]), float(pixel[1]))
+                self.hint_moved.emit(self._drag_id, float(pixel[0]), float(pixel[1]))
             return
         hovering = self.marker_index_at(pos) is not None
         divider = self._divider_x()
@@ -306,9 +322,9 @@ class HintCanvas(QGraphicsView):
         if self._pan_from is not None:
             self._pan_from = None
             self.viewport().unsetCursor()
-        if self._drag_index is not None:
-            index, self._drag_index = self._drag_index, None
-            self.hint_released.emit(index)
+        if self._drag_id is not None:
+            hint_id, self._drag_id = self._drag_id, None
+            self.hint_released.emit(hint_id)
         self._dragging_divider = False
 
     def mouseDoubleClickEvent(self, event) -> None:
@@ -318,12 +334,11 @@ class HintCanvas(QGraphicsView):
         steps = event.angleDelta().y() / 120
         if steps == 0:
             return
-        index = None
+        marker = None
         if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            index = self.marker_index_at(event.position())
-        if index is not None:
-            marker = self._markers[index]
-            self.hint_resized.emit(index, wheel_radius(marker.radius, steps))
+            marker = self.marker_under(event.position())
+        if marker is not None:
+            self.hint_resized.emit(marker.id, wheel_radius(marker.radius, steps))
         else:
             self.zoom_by(WHEEL_ZOOM_STEP**steps)
         event.accept()
@@ -352,8 +367,8 @@ class HintCanvas(QGraphicsView):
             self._draw_divider(painter, divider)
         if self._show_hints and self._markers:
             centres, rects = self._marker_geometry()
-            for index, (marker, centre, box) in enumerate(zip(self._markers, centres, rects)):
-                self._draw_marker(painter, marker, box.translated(centre), index == self._selected)
+            for marker, centre, box in zip(self._markers, centres, rects):
+                self._draw_marker(painter, marker, box.translated(centre), marker.id == self._selected)
         painter.restore()
 
     @staticmethod

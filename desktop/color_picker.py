@@ -1,15 +1,20 @@
-"""Choosing a hint's colour, ideepcolor-style.
+"""Choosing a hint's colour, ideepcolor-style: the :class:`HintColourPanel`.
 
-The picker offers the colour the model currently predicts at the hint, a palette taken from the
+The panel offers the colour the model currently predicts at the hint, a palette taken from the
 references, recently used colours, the ab gamut at the hint's lightness (every colour that pixel can
 show, which is the set a hint can reach there), and Qt's free colour dialog. Whatever is chosen is
 snapped into that gamut before it is reported as ``colour_picked((a, b), gesture)``.
+
+The numbers come from the core (a :class:`core.api.Probe` of the hint's pixel and the colour helpers
+of :mod:`core.api`, imported when first needed); the panel only shows them.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -25,10 +30,44 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.commands import new_gesture
-from desktop.model import ab_plane_rgba, lab_to_rgb8, rgb8_to_ab, snap_to_gamut
 
-AB_RANGE = 110.0
+AB_RANGE = 110.0  # the gamut view spans a and b from -AB_RANGE to +AB_RANGE (as Probe.gamut does)
 MAX_RECENT = 8
+
+
+def default_lightness() -> float:
+    """The lightness a colour is shown at before it has a pixel of the photo (new hints)."""
+    from core.api import DEFAULT_LIGHTNESS
+
+    return float(DEFAULT_LIGHTNESS)
+
+
+@functools.lru_cache(maxsize=4)
+def gamut_rgba(L: float) -> np.ndarray:
+    """Every (a, b) displayable at lightness ``L``, as Probe.gamut draws it."""
+    from core.api import ab_plane_rgba
+
+    return ab_plane_rgba(L)
+
+
+def ab_to_rgb8(L: float, ab) -> tuple[int, int, int]:
+    from core.api import ab_to_rgb8 as convert
+
+    return tuple(int(v) for v in convert(L, ab))
+
+
+def snap_ab(L: float, ab) -> tuple[float, float]:
+    from core.api import snap_ab as snap
+
+    a, b = snap(L, ab)
+    return float(a), float(b)
+
+
+def rgb8_to_ab(rgb) -> tuple[float, float]:
+    from core.api import rgb8_to_ab as convert
+
+    a, b = convert(tuple(int(v) for v in rgb))
+    return float(a), float(b)
 
 
 def _css(rgb: Sequence[int]) -> str:
@@ -60,9 +99,8 @@ class GamutView(QWidget):
         self.setMinimumSize(150, 150)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self._lightness = 50.0
+        self._lightness = 50.0  # replaced by the first set_state
         self._image: QImage | None = None
-        self._image_key: float | None = None
         self._current: tuple[float, float] | None = None
         self._predicted: tuple[float, float] | None = None
         self._gesture: int | None = None
@@ -76,10 +114,17 @@ class GamutView(QWidget):
     def heightForWidth(self, width: int) -> int:
         return width
 
-    def set_state(self, lightness: float, current: tuple[float, float] | None, predicted: tuple[float, float] | None) -> None:
+    def set_state(
+        self, lightness: float, current: tuple[float, float] | None, predicted: tuple[float, float] | None, gamut=None
+    ) -> None:
+        """Show the (a, b) plane at ``lightness``: ``gamut`` is its RGBA picture ((n, n, 4) uint8,
+        transparent outside the gamut; None keeps the one shown)."""
         self._lightness = float(lightness)
         self._current = current
         self._predicted = predicted
+        if gamut is not None:
+            rgba = np.ascontiguousarray(gamut, dtype=np.uint8)
+            self._image = QImage(rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888).copy()
         self.update()
 
     def _square(self) -> QRectF:
@@ -99,19 +144,12 @@ class GamutView(QWidget):
             square.top() + (1 - ab[1] / AB_RANGE) / 2 * square.height(),
         )
 
-    def _gamut_image(self) -> QImage:
-        key = round(self._lightness, 1)
-        if self._image is None or self._image_key != key:
-            rgba = ab_plane_rgba(key, 96, AB_RANGE)
-            self._image = QImage(rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888).copy()
-            self._image_key = key
-        return self._image
-
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         square = self._square()
         painter.fillRect(square, QColor(30, 30, 30))
-        painter.drawImage(square, self._gamut_image())
+        if self._image is not None:
+            painter.drawImage(square, self._image)
         painter.setPen(QPen(QColor(255, 255, 255, 70), 1))
         centre = self.point_of((0.0, 0.0))
         painter.drawLine(QPointF(square.left(), centre.y()), QPointF(square.right(), centre.y()))
@@ -135,7 +173,7 @@ class GamutView(QWidget):
         painter.end()
 
     def _pick(self, pos: QPointF) -> None:
-        a, b = snap_to_gamut(self._lightness, self.ab_at(pos))
+        a, b = snap_ab(self._lightness, self.ab_at(pos))
         self._current = (a, b)
         self.update()
         self.picked.emit(a, b, self._gesture if self._gesture is not None else new_gesture())
@@ -153,16 +191,17 @@ class GamutView(QWidget):
         self._gesture = None
 
 
-class ColourPicker(QWidget):
+class HintColourPanel(QWidget):
     """The colour panel for the selected hint (or for the next hint when none is selected)."""
 
     colour_picked = Signal(object, int)  # (a, b) snapped to the gamut, gesture
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._lightness = 50.0
+        self._lightness: float | None = None  # until the window says what the panel is about
         self._current: tuple[float, float] | None = None
         self._predicted: tuple[float, float] | None = None
+        self._gamut = None
 
         self.title = QLabel("Colour for new hints")
         self.title.setWordWrap(True)
@@ -211,12 +250,20 @@ class ColourPicker(QWidget):
         current_ab: tuple[float, float] | None,
         predicted_ab: tuple[float, float] | None,
         title: str,
+        gamut=None,
     ) -> None:
+        """What the panel is about: the lightness there, the colour chosen, the model's colour, and
+        the gamut picture at that lightness (a Probe's ``gamut``; None keeps the one shown)."""
         self._lightness = float(lightness)
         self._current = current_ab
         self._predicted = predicted_ab
+        self._gamut = gamut
         self.title.setText(title)
         self._refresh()
+
+    @property
+    def lightness(self) -> float:
+        return self._lightness if self._lightness is not None else default_lightness()
 
     def set_palette(self, colours: Sequence[Sequence[int]]) -> None:
         self.palette_buttons = self._fill_row(self.palette_row, colours)
@@ -242,16 +289,18 @@ class ColourPicker(QWidget):
 
     def _refresh(self) -> None:
         L = self._lightness
-        self.current_swatch.set_rgb(lab_to_rgb8(L, self._current) if self._current else (128, 128, 128))
+        if L is None:
+            return
+        self.current_swatch.set_rgb(ab_to_rgb8(L, self._current) if self._current else (128, 128, 128))
         has_prediction = self._predicted is not None
         self.predicted_button.setEnabled(has_prediction)
         self.predicted_swatch.setEnabled(has_prediction)
-        self.predicted_swatch.set_rgb(lab_to_rgb8(L, self._predicted) if has_prediction else (128, 128, 128))
-        self.gamut.set_state(L, self._current, self._predicted)
+        self.predicted_swatch.set_rgb(ab_to_rgb8(L, self._predicted) if has_prediction else (128, 128, 128))
+        self.gamut.set_state(L, self._current, self._predicted, self._gamut)
 
     # -- choosing -----------------------------------------------------------------------------
     def pick_ab(self, ab: tuple[float, float], gesture: int | None = None) -> tuple[float, float]:
-        snapped = snap_to_gamut(self._lightness, ab)
+        snapped = snap_ab(self._lightness if self._lightness is not None else default_lightness(), ab)
         self._current = snapped
         self._refresh()
         self.colour_picked.emit(snapped, gesture if gesture is not None else new_gesture())
@@ -270,7 +319,7 @@ class ColourPicker(QWidget):
         self.colour_picked.emit((a, b), gesture)
 
     def _on_more_clicked(self) -> None:
-        start = QColor(*lab_to_rgb8(self._lightness, self._current)) if self._current else QColor(128, 128, 128)
+        start = QColor(*ab_to_rgb8(self._lightness, self._current)) if self._current and self._lightness is not None else QColor(128, 128, 128)
         colour = QColorDialog.getColor(start, self, "Hint colour")
         if colour.isValid():
             self.pick_rgb((colour.red(), colour.green(), colour.blue()))

@@ -1,4 +1,4 @@
-"""One QUndoCommand per kind of edit. Each stores the old and new value of one session field and
+"""One QUndoCommand per kind of edit. Each stores the old and new value of one edit field and
 calls one document method; drags and slider moves merge into a single step through ``id`` and
 ``mergeWith`` (commands of one gesture share a ``gesture`` number).
 """
@@ -8,11 +8,10 @@ from __future__ import annotations
 import itertools
 import time
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core.hints import Hint
-from desktop.document import SessionDocument
-from desktop.model import ReferenceEntry
+from core.edit import Hint, Reference
+from desktop.document import EditDocument
 
 _gestures = itertools.count(1)
 
@@ -23,11 +22,11 @@ def new_gesture() -> int:
 
 
 class _FieldEdit(QUndoCommand):
-    """Sets one session field from ``old`` to ``new``; merges with the next edit of the same gesture."""
+    """Sets one edit field from ``old`` to ``new``; merges with the next edit of the same gesture."""
 
     merge_id = -1  # subclasses that merge give a unique positive id
 
-    def __init__(self, document: SessionDocument, old, new, text: str, gesture: int | None = None) -> None:
+    def __init__(self, document: EditDocument, old, new, text: str, gesture: int | None = None) -> None:
         super().__init__(text)
         self.document = document
         self.old = old
@@ -58,42 +57,45 @@ class _FieldEdit(QUndoCommand):
         return True
 
 
-# -- hints --------------------------------------------------------------------------------------
+# -- hints (each identified by its id, which it keeps however the list changes) ---------------
 class _HintsEdit(_FieldEdit):
     def apply(self, value) -> None:
         self.document.set_hints(value)
 
 
 class AddHint(_HintsEdit):
-    def __init__(self, document: SessionDocument, hint: Hint) -> None:
-        session = document.session
-        super().__init__(document, session.hints, session.with_hint(hint).hints, "Add colour hint")
+    """Adds a hint under the edit's next id, which :attr:`hint_id` records."""
+
+    def __init__(self, document: EditDocument, hint: Hint) -> None:
+        edit = document.edit
+        self.hint_id = edit.next_hint_id
+        super().__init__(document, edit.hints, edit.with_hint(hint).hints, "Add colour hint")
 
 
 class _OneHintEdit(_HintsEdit):
-    """A change to the hint at ``index``; it merges only with edits of that same hint."""
+    """A change to the hint ``hint_id``; it merges only with edits of that same hint."""
 
-    def __init__(self, document: SessionDocument, index: int, hint: Hint, text: str, gesture: int | None) -> None:
-        session = document.session
-        super().__init__(document, session.hints, session.with_hint_at(index, hint).hints, text, gesture)
-        self.index = index
+    def __init__(self, document: EditDocument, hint: Hint, text: str, gesture: int | None) -> None:
+        edit = document.edit
+        super().__init__(document, edit.hints, edit.replacing_hint(hint).hints, text, gesture)
+        self.hint_id = hint.id
 
     def can_merge(self, other) -> bool:
-        return super().can_merge(other) and other.index == self.index
+        return super().can_merge(other) and other.hint_id == self.hint_id
 
 
 class MoveHint(_OneHintEdit):
     merge_id = 101
 
-    def __init__(self, document: SessionDocument, index: int, x: float, y: float, gesture: int) -> None:
-        super().__init__(document, index, document.session.hints[index].moved(x, y), "Move colour hint", gesture)
+    def __init__(self, document: EditDocument, hint_id: int, x: float, y: float, gesture: int) -> None:
+        super().__init__(document, document.edit.hint(hint_id).moved(x, y), "Move colour hint", gesture)
 
 
 class RecolourHint(_OneHintEdit):
     merge_id = 102
 
-    def __init__(self, document: SessionDocument, index: int, ab: tuple[float, float], gesture: int | None = None) -> None:
-        super().__init__(document, index, document.session.hints[index].recoloured(ab), "Change hint colour", gesture)
+    def __init__(self, document: EditDocument, hint_id: int, ab: tuple[float, float], gesture: int | None = None) -> None:
+        super().__init__(document, document.edit.hint(hint_id).recoloured(ab), "Change hint colour", gesture)
 
 
 class ResizeHint(_OneHintEdit):
@@ -102,8 +104,8 @@ class ResizeHint(_OneHintEdit):
     merge_id = 103
     BURST_SECONDS = 1.0
 
-    def __init__(self, document: SessionDocument, index: int, radius: float) -> None:
-        super().__init__(document, index, document.session.hints[index].resized(radius), "Resize colour hint", gesture=0)
+    def __init__(self, document: EditDocument, hint_id: int, radius: float) -> None:
+        super().__init__(document, document.edit.hint(hint_id).resized(radius), "Resize colour hint", gesture=0)
         self.stamp = time.monotonic()
 
     def can_merge(self, other) -> bool:
@@ -117,14 +119,31 @@ class ResizeHint(_OneHintEdit):
 
 
 class RemoveHint(_HintsEdit):
-    def __init__(self, document: SessionDocument, index: int) -> None:
-        session = document.session
-        super().__init__(document, session.hints, session.without_hint(index).hints, "Remove colour hint")
+    def __init__(self, document: EditDocument, hint_id: int) -> None:
+        edit = document.edit
+        super().__init__(document, edit.hints, edit.without_hint(hint_id).hints, "Remove colour hint")
 
 
 class ClearHints(_HintsEdit):
-    def __init__(self, document: SessionDocument) -> None:
-        super().__init__(document, document.session.hints, (), "Remove all hints")
+    def __init__(self, document: EditDocument) -> None:
+        super().__init__(document, document.edit.hints, (), "Remove all hints")
+
+
+def settle_hint_colour(stack: QUndoStack, document: EditDocument, hint_id: int, provisional, ab) -> None:
+    """Give hint ``hint_id`` the colour ``ab`` wherever it still has the ``provisional`` colour it
+    was added with: in the edit and in every step of ``stack``, as if it had been added with it.
+    (A new hint takes the model's colour at its pixel, which the worker reports a moment later;
+    settling it this way adds no undo step, however many edits came in between.)"""
+    provisional, ab = tuple(provisional), (float(ab[0]), float(ab[1]))
+
+    def settled(hints: tuple[Hint, ...]) -> tuple[Hint, ...]:
+        return tuple(h.recoloured(ab) if h.id == hint_id and h.ab == provisional else h for h in hints)
+
+    for index in range(stack.count()):
+        command = stack.command(index)
+        if isinstance(command, _HintsEdit):
+            command.old, command.new = settled(command.old), settled(command.new)
+    document.set_hints(settled(document.edit.hints))
 
 
 # -- references ---------------------------------------------------------------------------------
@@ -134,49 +153,49 @@ class _ReferencesEdit(_FieldEdit):
 
 
 class AddReference(_ReferencesEdit):
-    def __init__(self, document: SessionDocument, path: str, weight: float = 1.0) -> None:
-        session = document.session
-        new = session.with_reference(path, weight).references
-        super().__init__(document, session.references, new, f"Add reference {ReferenceEntry(path).name}")
+    def __init__(self, document: EditDocument, path: str, weight: float = 1.0) -> None:
+        edit = document.edit
+        new = edit.with_reference(path, weight).references
+        super().__init__(document, edit.references, new, f"Add reference {Reference(path).name}")
 
 
 class RemoveReference(_ReferencesEdit):
-    def __init__(self, document: SessionDocument, path: str) -> None:
-        session = document.session
-        new = session.without_reference(path).references
-        super().__init__(document, session.references, new, f"Remove reference {ReferenceEntry(path).name}")
+    def __init__(self, document: EditDocument, path: str) -> None:
+        edit = document.edit
+        new = edit.without_reference(path).references
+        super().__init__(document, edit.references, new, f"Remove reference {Reference(path).name}")
 
 
 class UseAutomatic(_ReferencesEdit):
     """The explicit "automatic (no reference)" choice: unpins every reference in one step."""
 
-    def __init__(self, document: SessionDocument) -> None:
-        super().__init__(document, document.session.references, (), "Use automatic colours")
+    def __init__(self, document: EditDocument) -> None:
+        super().__init__(document, document.edit.references, (), "Use automatic colours")
 
 
 # -- settings of the edit -----------------------------------------------------------------------
 class SetBlend(_FieldEdit):
     merge_id = 201
 
-    def __init__(self, document: SessionDocument, blend: float, gesture: int | None = None) -> None:
-        super().__init__(document, document.session.blend, float(blend), f"Reference strength {blend:.0%}", gesture)
+    def __init__(self, document: EditDocument, blend: float, gesture: int | None = None) -> None:
+        super().__init__(document, document.edit.blend, float(blend), f"Reference strength {blend:.0%}", gesture)
 
     def apply(self, value) -> None:
         self.document.set_blend(value)
 
 
 class SetContentMatching(_FieldEdit):
-    def __init__(self, document: SessionDocument, enabled: bool) -> None:
+    def __init__(self, document: EditDocument, enabled: bool) -> None:
         text = "Match reference content" if enabled else "Reference palette everywhere"
-        super().__init__(document, document.session.match_content, bool(enabled), text)
+        super().__init__(document, document.edit.match_content, bool(enabled), text)
 
     def apply(self, value) -> None:
         self.document.set_match_content(value)
 
 
 class SetWorkingSize(_FieldEdit):
-    def __init__(self, document: SessionDocument, size: int) -> None:
-        super().__init__(document, document.session.working_size, int(size), f"Working size {size} px")
+    def __init__(self, document: EditDocument, size: int) -> None:
+        super().__init__(document, document.edit.working_size, int(size), f"Working size {size} px")
 
     def apply(self, value) -> None:
         self.document.set_working_size(value)

@@ -11,7 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from desktop.model import SESSION_SUFFIX
+from core.edit import EDIT_SUFFIX
+from desktop.actions import shortcut_table
 
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
 EXPORT_FILTERS = {
@@ -19,7 +20,7 @@ EXPORT_FILTERS = {
     ".jpg": "JPEG image (*.jpg *.jpeg)",
     ".tif": "TIFF image (*.tif *.tiff)",
 }
-SESSION_FILTER = f"Heirloom sessions (*{SESSION_SUFFIX} *.json)"
+EDIT_FILTER = f"Heirloom edits (*{EDIT_SUFFIX} *.json)"
 
 
 class Dialogs:
@@ -49,12 +50,27 @@ class Dialogs:
         box.show()
         box.raise_()
 
+    def shortcuts(self) -> None:
+        rows = "".join(f"<tr><td>{what}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>" for what, keys in shortcut_table())
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>", QMessageBox.StandardButton.Close, self.parent)
+        box.open()
+
+    def about(self) -> None:
+        from desktop.app import version
+
+        QMessageBox.about(
+            self.parent,
+            "About Heirloom",
+            f"<b>Heirloom {version()}</b><br>Bring colour back to old family photos, on your own computer."
+            "<br><br>Exemplar-based colorization (Xu et al., CVPR 2020) with user-guided hints (Zhang et al., 2017).",
+        )
+
     def ask_save_changes(self, name: str) -> str:
         """'save', 'discard' or 'cancel'."""
         answer = QMessageBox.question(
             self.parent,
             "Unsaved changes",
-            f"Save your edit of {name} as a session before closing it?",
+            f"Save your edit of {name} before closing it?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
@@ -86,16 +102,16 @@ class Dialogs:
     def choose_folder(self, title: str, folder: str) -> str | None:
         return QFileDialog.getExistingDirectory(self.parent, title, folder) or None
 
-    def open_session(self, folder: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Open a session", folder, SESSION_FILTER)
+    def open_edit(self, folder: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open a saved edit", folder, EDIT_FILTER)
         return path or None
 
-    def save_session(self, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.parent, "Save the session", suggested, SESSION_FILTER)
+    def save_edit(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save the edit", suggested, EDIT_FILTER)
         if not path:
             return None
-        if not path.endswith(SESSION_SUFFIX) and not path.endswith(".json"):
-            path += SESSION_SUFFIX
+        if not path.endswith(EDIT_SUFFIX) and not path.endswith(".json"):
+            path += EDIT_SUFFIX
         return path
 
     def export_path(self, suggested: str) -> str | None:

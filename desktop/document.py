@@ -1,46 +1,46 @@
-"""The open edit as a QObject: holds the current :class:`EditSession` and says when it changes.
+"""The open edit as a QObject: holds the current :class:`core.edit.Edit` and says when it changes.
 
 Undo commands are its only writers during editing; views listen to :attr:`changed` and redraw.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.model import EditSession, ReferenceEntry
+from core.edit import Edit, Hint, Reference
 
-FIELDS = ("photo_path", "references", "blend", "hints", "working_size", "match_content")
+FIELDS = tuple(f.name for f in fields(Edit) if not f.name.startswith("_"))
 
 
-class SessionDocument(QObject):
-    changed = Signal(frozenset)  # the names of the EditSession fields that changed
+class EditDocument(QObject):
+    changed = Signal(frozenset)  # the names of the Edit fields that changed
 
-    def __init__(self, session: EditSession | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, edit: Edit | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._session = session or EditSession()
+        self._edit = edit or Edit()
 
     @property
-    def session(self) -> EditSession:
-        return self._session
+    def edit(self) -> Edit:
+        return self._edit
 
-    def reset(self, session: EditSession) -> None:
-        """Replace the whole edit (a photo or a session was opened)."""
-        self._session = session
+    def reset(self, edit: Edit) -> None:
+        """Replace the whole edit (a photo or a saved edit was opened)."""
+        self._edit = edit
         self.changed.emit(frozenset(FIELDS))
 
-    def _update(self, **fields) -> None:
-        new = replace(self._session, **fields)
-        changed = frozenset(name for name in fields if getattr(new, name) != getattr(self._session, name))
-        self._session = new
+    def _update(self, **values) -> None:
+        new = replace(self._edit, **values)
+        changed = frozenset(name for name in values if getattr(new, name) != getattr(self._edit, name))
+        self._edit = new
         if changed:
             self.changed.emit(changed)
 
-    def set_hints(self, hints: tuple) -> None:
+    def set_hints(self, hints: tuple[Hint, ...]) -> None:
         self._update(hints=tuple(hints))
 
-    def set_references(self, references: tuple[ReferenceEntry, ...]) -> None:
+    def set_references(self, references: tuple[Reference, ...]) -> None:
         self._update(references=tuple(references))
 
     def set_blend(self, blend: float) -> None:
@@ -51,3 +51,6 @@ class SessionDocument(QObject):
 
     def set_match_content(self, enabled: bool) -> None:
         self._update(match_content=bool(enabled))
+
+    def set_model(self, name: str) -> None:
+        self._update(model=name)

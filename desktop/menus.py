@@ -9,7 +9,7 @@ from PySide6.QtCore import QSignalBlocker
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QMenu
 
-from desktop.model import WORKING_SIZES
+from core.edit import WORKING_SIZES
 
 DEVICES = (("auto", "&Automatic"), ("cpu", "&CPU"), ("cuda", "&GPU (CUDA)"), ("mps", "GPU (Apple &Metal)"))
 WORKING_SIZE_NOTES = {256: " (default)", 512: " (finer, slower)"}
@@ -47,7 +47,7 @@ def check_choice(group: QActionGroup, value: object) -> None:
 def model_choices() -> list[tuple[str, str]]:
     """(weights name, label) of every registered colorization model, bundled and personal."""
     try:
-        from core.weights import list_weights
+        from core.api import list_weights
 
         records = list_weights(kind="colornet")
     except Exception:  # noqa: BLE001 - a broken manifest must not stop the window; loading reports it

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.model import ReferenceEntry
+from core.edit import Reference
 
 THUMB_SIDE = 96
 PINNED_SIDE = 64
@@ -35,7 +35,7 @@ PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
 def supported_image(path: str | Path) -> bool:
-    from core.imageio import is_supported_image  # suffix check only, no disk access
+    from core.api import is_supported_image  # suffix check only, no disk access
 
     return is_supported_image(path)
 
@@ -197,7 +197,7 @@ class ReferencePanel(FileDropTarget, QWidget):
         self.browser.itemSelectionChanged.connect(self._update_buttons)
 
     # -- the model's state, shown ----------------------------------------------------------------
-    def set_pinned(self, references: Sequence[ReferenceEntry]) -> None:
+    def set_pinned(self, references: Sequence[Reference]) -> None:
         self.pinned.clear()
         for entry in references:
             item = QListWidgetItem(QIcon(QPixmap.fromImage(load_thumbnail(entry.path, PINNED_SIDE))), entry.name)

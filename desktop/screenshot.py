@@ -22,12 +22,14 @@ DEFAULT_BROWSE = ROOT.parent / "shared" / "datasets" / "train" / "clothing_small
 
 
 def trained_weights_available() -> bool:
-    from core.weights import DEFAULT_COLORNET, DEFAULT_DECODER, WeightsError, find_weights
+    from core.api import ColorizerConfig, WeightsError, list_weights
 
+    config = ColorizerConfig()
     try:
-        return all(find_weights(name).file.is_file() for name in (DEFAULT_COLORNET, DEFAULT_DECODER))
+        records = {record.name: record for record in list_weights()}
     except WeightsError:
         return False
+    return all(name in records and records[name].file.is_file() for name in (config.colornet, config.decoder_name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     QCoreApplication.setApplicationName("Heirloom")
     app = QApplication.instance() or QApplication(sys.argv[:1])
 
-    from desktop.main_window import MainWindow, app_icon
+    from desktop.main_window import MainWindow
+    from desktop.resources import app_icon
     from desktop.settings import AppSettings
 
     trained = trained_weights_available()
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the photo did not open: {window.dialogs.last_error}", file=sys.stderr)
         return 1
     window.add_references(references)
-    wait_until(lambda: len(window.session.references) == len(references) or window.dialogs.last_error, 60)
+    wait_until(lambda: len(window.edit.references) == len(references) or window.dialogs.last_error, 60)
     if not wait_until(lambda: window.preview_is_current or window.dialogs.last_error, args.timeout):
         print("error: no preview arrived in time", file=sys.stderr)
         return 1
@@ -87,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     W, H = window.canvas.image_size
     spots = [(0.42, 0.33), (0.62, 0.55), (0.3, 0.7)][: max(0, args.hints)]
-    palette = window._last_preview.palette
+    palette = window.last_preview.palette
     for i, (fx, fy) in enumerate(spots):
         window.canvas.hint_added.emit(float(int(W * fx)), float(int(H * fy)))
         if palette:
-            window.picker.pick_rgb(palette[i % len(palette)])
+            window.colour_panel.pick_rgb(palette[i % len(palette)])
     wait_until(lambda: window.preview_is_current and window.reference_panel.thumbnails_pending == 0, args.timeout)
     wait_until(lambda: False, 0.3)  # let the last paint settle
 
@@ -100,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if not window.grab().save(str(out)):
         print(f"error: could not write {out}", file=sys.stderr)
         return 1
-    seconds = window.time_label.text()
-    print(f"saved {out} ({width}x{height}) of {Path(args.photo).name}; device {window.device_label.text()}; last preview {seconds}")
+    seconds = window.status.time_label.text()
+    print(f"saved {out} ({width}x{height}) of {Path(args.photo).name}; device {window.status.device_label.text()}; last preview {seconds}")
     window.undo_stack.setClean()
     window.close()
     return 0

@@ -19,9 +19,8 @@ def _fail(message: str) -> int:
 def run_self_test(allow_random_weights: bool = False, out=print) -> int:
     started = time.perf_counter()
     try:
-        from core.api import Colorizer, ColorizerConfig
-        from core.imageio import ImageError, load_photo, photo_from_array
-        from core.weights import WeightsError, resources_dir
+        from core.api import Colorizer, ColorizerConfig, ImageError, WeightsError, load_photo, photo_from_array, resources_dir
+        from core.edit import Edit, Reference
     except Exception as error:  # a broken install fails in many ways; report it in one line
         return _fail(f"Heirloom's core could not be imported ({error}); reinstall Heirloom.")
 
@@ -30,16 +29,15 @@ def run_self_test(allow_random_weights: bool = False, out=print) -> int:
     try:
         photo = load_photo(photo_path)
         out(f"photo      {photo_path.name} {photo.width}x{photo.height}")
-        colorizer = Colorizer(ColorizerConfig(allow_random_weights=allow_random_weights))
-        metadata = colorizer.models.metadata
+        colorizer = Colorizer(ColorizerConfig.from_options(allow_random_weights=allow_random_weights))
+        metadata = colorizer.metadata
         untrained = [name for name, m in metadata.items() if isinstance(m, dict) and m.get("random")]
         note = f" (UNTRAINED {', '.join(untrained)}: development only)" if untrained else ""
         out(f"model      loaded on {colorizer.device_description}{note}")
-        colorizer.set_target(photo)
-        colorizer.add_reference(reference_path)
-        preview = colorizer.preview()
+        edit = Edit(str(photo_path), (Reference(str(reference_path)),))
+        preview = colorizer.preview(edit)
         out(f"preview    {preview.rgb.shape[1]}x{preview.rgb.shape[0]} in {preview.seconds:.2f} s")
-        rgb = colorizer.render()
+        rgb = colorizer.render(edit)
     except WeightsError as error:
         return _fail(str(error))
     except ImageError as error:

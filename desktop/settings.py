@@ -1,13 +1,29 @@
-"""What Heirloom remembers between runs (QSettings): folders, recent files, device, model, working size."""
+"""What Heirloom remembers between runs (QSettings): folders, recent files, device, model, working size.
+
+Every read and write of the app's settings goes through :class:`AppSettings`; nothing else touches
+``QSettings`` keys.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QByteArray, QSettings
 
-from desktop.model import DEFAULT_WORKING_SIZE, EngineOptions
+from core.edit import DEFAULT_MODEL, DEFAULT_WORKING_SIZE, WORKING_SIZE_RANGE
 
 MAX_RECENT_FILES = 10
 MAX_RECENT_COLOURS = 8
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the app starts the colorizer: the device, and the model and working size of new edits."""
+
+    device: str = "auto"
+    colornet: str = DEFAULT_MODEL
+    working_size: int = DEFAULT_WORKING_SIZE
+    allow_random_weights: bool = False
 
 
 class AppSettings:
@@ -42,8 +58,9 @@ class AppSettings:
         self.q.setValue("recent/files", files)
         return files
 
-    def clear_recent_files(self) -> None:
+    def clear_recent_files(self) -> list[str]:
         self.q.setValue("recent/files", [])
+        return []
 
     def recent_colours(self) -> list[tuple[int, int, int]]:
         colours = []
@@ -55,8 +72,12 @@ class AppSettings:
                 continue
         return colours
 
-    def add_recent_colour(self, rgb: tuple[int, int, int]) -> list[tuple[int, int, int]]:
-        colours = [tuple(rgb)] + [c for c in self.recent_colours() if c != tuple(rgb)]
+    def add_recent_colour(self, rgb: tuple[int, int, int], replace_newest: bool = False) -> list[tuple[int, int, int]]:
+        """Put ``rgb`` first; ``replace_newest`` drops the newest first (one drag, one colour)."""
+        colours = self.recent_colours()
+        if replace_newest:
+            colours = colours[1:]
+        colours = [tuple(rgb)] + [c for c in colours if c != tuple(rgb)]
         colours = colours[:MAX_RECENT_COLOURS]
         self.q.setValue("recent/colours", [",".join(str(v) for v in c) for c in colours])
         return colours
@@ -65,11 +86,13 @@ class AppSettings:
     def engine_options(self, allow_random_weights: bool = False) -> EngineOptions:
         try:
             size = int(self.q.value("engine/working_size", DEFAULT_WORKING_SIZE))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            size = DEFAULT_WORKING_SIZE
+        if not WORKING_SIZE_RANGE[0] <= size <= WORKING_SIZE_RANGE[1]:
             size = DEFAULT_WORKING_SIZE
         return EngineOptions(
             device=self._str("engine/device", "auto") or "auto",
-            colornet=self._str("engine/model", "colornet") or "colornet",
+            colornet=self._str("engine/model", DEFAULT_MODEL) or DEFAULT_MODEL,
             working_size=size,
             allow_random_weights=allow_random_weights,
         )
@@ -97,6 +120,17 @@ class AppSettings:
     def set_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
         self.q.setValue("window/geometry", geometry)
         self.q.setValue("window/state", state)
+
+    def restore_window(self, window) -> None:
+        """Put a QMainWindow back where it was, with its docks and toolbars as they were."""
+        geometry, state = self.window_state()
+        if geometry is not None:
+            window.restoreGeometry(geometry)
+        if state is not None:
+            window.restoreState(state)
+
+    def save_window(self, window) -> None:
+        self.set_window_state(window.saveGeometry(), window.saveState())
 
     def sync(self) -> None:
         self.q.sync()

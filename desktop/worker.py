@@ -1,12 +1,15 @@
-"""All model work, on one thread: the only module of the app that calls :mod:`core.api`.
+"""All colorizer work, on one thread: a dispatcher from tagged requests to :mod:`core.api` calls.
 
 The GUI hands the :class:`ColorWorker` tagged requests through thread-safe methods
 (:meth:`~ColorWorker.request_preview`, :meth:`~ColorWorker.submit`, :meth:`~ColorWorker.cancel`) and
-hears back through typed signals carrying the same tag. Preview requests coalesce: only the newest
-waiting one is ever computed, and a display render is abandoned as soon as a newer request arrives,
-so dragging a slider never builds a queue. Jobs (open, export, batch, training, ...) run in order;
-each can be cancelled by tag. Any exception becomes one ``failed(tag, message)`` signal; nothing
-raised here reaches the event loop.
+hears back through typed signals carrying the same tag. Every request carries the whole
+:class:`core.edit.Edit` it is about; the worker keeps no copy of the edit and the colorizer caches
+what it computed on exactly the parts of the edit each stage reads.
+
+Preview requests coalesce: only the newest waiting one is ever computed, and a display render is
+abandoned as soon as a newer request arrives, so dragging a slider never builds a queue. Jobs (open,
+probe, export, batch, training, ...) run in order and each ends in ``finished(tag, result)``,
+``failed(tag, message)`` or ``cancelled(tag)``. Nothing raised here reaches the event loop.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
-from desktop.model import EditSession, EngineOptions
+from core.edit import Edit
+from desktop.settings import EngineOptions
 
 DISPLAY_SIDE = 1600  # long side of the colour image shown while editing
 PALETTE_SIZE = 8
@@ -32,7 +36,7 @@ PALETTE_SIZE = 8
 # -- requests -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Configure:
-    """(Re)build the colorizer: at start-up, and when the device or the model changes."""
+    """(Re)build the colorizer: at start-up, and when the device changes."""
 
     options: EngineOptions
 
@@ -50,20 +54,31 @@ class CheckReference:
 
 
 @dataclass(frozen=True)
+class ProbePoint:
+    """What the model makes of one photo pixel under ``edit``: its colour, lightness and gamut."""
+
+    edit: Edit
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
 class Export:
-    session: EditSession
+    edit: Edit
     path: str
     quality: int = 95
+    overwrite: bool = False  # True once the user confirmed replacing an existing file
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Apply the session's references and blend (not its hints) to every photo in a folder."""
+    """Apply the edit's references and blend (not its hints) to every photo in a folder."""
 
-    session: EditSession
+    edit: Edit
     input_dir: str
     output_dir: str
     suffix: str = ".png"
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,6 @@ class Train:
 @dataclass(frozen=True)
 class ModelInfo:
     device: str
-    model: str
     random_weights: bool = False
 
 
@@ -90,18 +104,22 @@ class OpenedPhoto:
 
 
 @dataclass(frozen=True)
+class CheckedReference:
+    path: str  # a colour photo, ready to pin
+
+
+@dataclass(frozen=True)
 class PreviewResult:
     """One look at the current result. ``final`` is False for the quick working-size image that is
     shown while the sharper display-size render is on its way."""
 
     image: QImage
     final: bool
-    ab: np.ndarray  # (2, h, w) at working size, for "the colour the model predicts here"
-    L: np.ndarray  # (h, w) at working size, for the picker's gamut
     original_size: tuple[int, int]
     seconds: float
     palette: tuple[tuple[int, int, int], ...] = ()
     coverage: float = 0.0  # share of the photo the references show (their own colours pinned there)
+    hint_lightness: dict[int, float] | None = None  # hint id -> the lightness of its pixel (marker colours)
 
 
 @dataclass(frozen=True)
@@ -115,16 +133,21 @@ class BatchDone:
     written: tuple[str, ...]
     failures: tuple[tuple[str, str], ...] = ()  # (file name, message)
     cancelled: bool = False
+    notes: tuple[str, ...] = ()  # one sentence per name collision or skipped earlier result
 
 
 @dataclass(frozen=True)
 class TrainingDone:
-    record: Any  # core.weights.WeightsRecord of the new personal model
+    record: Any  # the weights record of the new personal model
     stopped_early: bool = False  # the user stopped it; the model trained so far was still saved
 
 
 class ModelUnavailable(Exception):
     """The colorizer could not be built; the message says why and what to do."""
+
+
+class TrainingUnavailable(Exception):
+    """No trainer was given to this app; the message says so."""
 
 
 class _Stale(Exception):
@@ -139,13 +162,14 @@ def default_colorizer_factory(options: EngineOptions):
     """The real colorizer (imported here, in the worker thread, so the GUI starts without torch)."""
     from core.api import Colorizer, ColorizerConfig
 
-    config = ColorizerConfig(
-        working_size=options.working_size,
-        device=options.device,
-        colornet=options.colornet,
-        allow_random_weights=options.allow_random_weights,
+    return Colorizer(
+        ColorizerConfig.from_options(
+            device=options.device,
+            model=options.colornet,
+            working_size=options.working_size,
+            allow_random_weights=options.allow_random_weights,
+        )
     )
-    return Colorizer(config)
 
 
 def array_to_qimage(rgb: np.ndarray) -> QImage:
@@ -174,10 +198,10 @@ def photo_to_qimage(pixels: np.ndarray, bit_depth: int, max_side: int) -> QImage
 
 def _is_user_error(error: BaseException) -> bool:
     """Errors the core raises for the user: their text is already one sentence saying what to do."""
-    from core.imageio import ImageError
-    from core.weights import WeightsError
+    from core.api import ImageError, WeightsError
 
-    return isinstance(error, (ImageError, WeightsError, ValueError, ModelUnavailable)) and bool(str(error))
+    user = (ImageError, WeightsError, ValueError, ModelUnavailable, TrainingUnavailable)
+    return isinstance(error, user) and bool(str(error))
 
 
 def user_message(error: BaseException, doing: str) -> str:
@@ -188,19 +212,28 @@ def user_message(error: BaseException, doing: str) -> str:
         return f"There was not enough memory while {doing}; close other programs or choose a smaller working size."
     return (
         f"Something went wrong while {doing} ({type(error).__name__}: {error}). "
-        "Your edit is safe; try again, or save the session and restart Heirloom."
+        "Your edit is safe; try again, or save the edit and restart Heirloom."
     )
+
+
+_DOING = {
+    "Configure": "loading the colorization model",
+    "OpenPhoto": "opening the photo",
+    "CheckReference": "opening the reference",
+    "ProbePoint": "reading the colour there",
+    "Export": "exporting",
+    "Batch": "colorizing the folder",
+    "Train": "training",
+}
 
 
 class ColorWorker(QObject):
     model_ready = Signal(object)  # ModelInfo
-    photo_opened = Signal(int, object)  # tag, OpenedPhoto
     preview_ready = Signal(int, object)  # tag, PreviewResult
-    reference_checked = Signal(int, str)  # tag, path (a colour photo, ready to pin)
     reference_rejected = Signal(str, str)  # path, message: a pinned reference that can no longer load
     progress = Signal(int, float, str)  # tag, fraction 0..1, what is being done
-    training_progress = Signal(int, object)  # tag, training.finetune.Progress
-    finished = Signal(int, object)  # tag, ExportDone | BatchDone | TrainingDone
+    training_progress = Signal(int, object)  # tag, the trainer's progress report
+    finished = Signal(int, object)  # tag, OpenedPhoto | CheckedReference | Probe | ExportDone | BatchDone | TrainingDone
     failed = Signal(int, str)  # tag, one-sentence message
     cancelled = Signal(int)  # tag of a job that stopped because the user cancelled it
     busy_changed = Signal(bool)
@@ -214,31 +247,26 @@ class ColorWorker(QObject):
     ) -> None:
         super().__init__()
         self.factory = factory
-        self.trainer = trainer
+        self.trainer = trainer  # run(photos_dir, name, steps, progress=, should_stop=) -> weights record
         self.display_side = display_side
         self._lock = threading.Lock()
         self._jobs: deque[tuple[int, object]] = deque()
-        self._pending_preview: tuple[int, EditSession] | None = None
+        self._pending_preview: tuple[int, Edit] | None = None
         self._cancelled: set[int] = set()
         self._stopping = False
         self.processed_previews: deque[int] = deque(maxlen=1000)  # tags of previews actually computed (diagnostics)
-        # state below is touched only on the worker thread
-        self._colorizer = None
-        self._model_error: str | None = None  # why the colorizer could not be built, until reconfigured
+        # touched only on the worker thread
+        self.colorizer = None
         self._options = EngineOptions()
-        self._state = EditSession()  # what the colorizer currently holds
-        self._ref_ids: dict[str, int] = {}
-        self._photo = None  # the Photo of the edit's target, kept so a re-apply needs no disk read
-        self._checked = None  # the Photo of the last reference checked, reused when it is pinned
-        self._palette_key: tuple | None = None
-        self._palette: tuple = ()
+        self._model_error: str | None = None  # why the colorizer could not be built, until reconfigured
+        self._lightness: dict[tuple, float] = {}  # (photo, x, y) -> lightness there (see _lightness_at)
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
     # -- called from the GUI thread -----------------------------------------------------------
-    def request_preview(self, tag: int, session: EditSession) -> None:
-        """Compute a preview of ``session``; replaces any preview request still waiting."""
+    def request_preview(self, tag: int, edit: Edit) -> None:
+        """Compute a preview of ``edit``; replaces any preview request still waiting."""
         with self._lock:
-            self._pending_preview = (tag, session)
+            self._pending_preview = (tag, edit)
         self._wake.emit()
 
     def submit(self, tag: int, request: object) -> None:
@@ -287,7 +315,7 @@ class ColorWorker(QObject):
         while item is not None:
             tag, request = item
             try:
-                if not isinstance(request, EditSession) and self._is_cancelled(tag):
+                if not isinstance(request, Edit) and self._is_cancelled(tag):
                     raise _Cancelled  # cancelled while it waited its turn
                 self._run(tag, request)
             except _Stale:
@@ -297,225 +325,208 @@ class ColorWorker(QObject):
             except Exception as error:  # noqa: BLE001 - every failure becomes a message, never a crash
                 if not _is_user_error(error):
                     traceback.print_exc()  # a bug: keep the details for a report
-                self.failed.emit(tag, user_message(error, self._doing(request)))
+                self.failed.emit(tag, user_message(error, _DOING.get(type(request).__name__, "colorizing")))
             finally:
                 with self._lock:
                     self._cancelled.discard(tag)
             item = self._next()
         self.busy_changed.emit(False)
 
-    @staticmethod
-    def _doing(request: object) -> str:
-        return {
-            Configure: "loading the colorization model",
-            OpenPhoto: "opening the photo",
-            CheckReference: "opening the reference",
-            Export: "exporting",
-            Batch: "colorizing the folder",
-            Train: "training",
-        }.get(type(request), "colorizing")
-
     def _run(self, tag: int, request: object) -> None:
-        if isinstance(request, EditSession):
+        if isinstance(request, Edit):
             self._preview(tag, request)
         elif isinstance(request, Configure):
             self._configure(request.options)
-        elif isinstance(request, OpenPhoto):
-            self._open(tag, request.path)
-        elif isinstance(request, CheckReference):
-            self._check_reference(tag, request.path)
-        elif isinstance(request, Export):
-            self._export(tag, request)
-        elif isinstance(request, Batch):
-            self._batch(tag, request)
-        elif isinstance(request, Train):
-            self._train(tag, request)
         else:
-            raise TypeError(f"unknown request {request!r}")
+            handler = {
+                OpenPhoto: self._open,
+                CheckReference: self._check_reference,
+                ProbePoint: self._probe,
+                Export: self._export,
+                Batch: self._batch,
+                Train: self._train,
+            }.get(type(request))
+            if handler is None:
+                raise TypeError(f"unknown request {request!r}")
+            self.finished.emit(tag, handler(tag, request))
 
-    # -- the colorizer and its state ----------------------------------------------------------
+    # -- the colorizer ------------------------------------------------------------------------
     def _configure(self, options: EngineOptions) -> None:
         self._options = options
-        self._colorizer = None
-        self._state = EditSession()
-        self._ref_ids.clear()
-        self._palette_key = None
+        self.colorizer = None
         self._model_error = None
         try:
             colorizer = self.factory(options)
         except Exception as error:
             self._model_error = user_message(error, "loading the colorization model")
             raise
-        self._colorizer = colorizer
-        metadata = getattr(getattr(colorizer, "models", None), "metadata", {}) or {}
+        self.colorizer = colorizer
+        metadata = colorizer.metadata or {}
         random = any(isinstance(m, dict) and m.get("random") for m in metadata.values())
-        self.model_ready.emit(ModelInfo(colorizer.device_description, options.colornet, random))
+        self.model_ready.emit(ModelInfo(colorizer.device_description, random))
 
     def _require_colorizer(self):
-        if self._colorizer is None:
+        if self.colorizer is None:
             if self._model_error is not None:
                 raise ModelUnavailable(self._model_error)
             self._configure(self._options)
-        return self._colorizer
+        return self.colorizer
 
-    def _load(self, path: str):
-        from core.imageio import load_photo
-
-        return load_photo(path)
-
-    def _apply(self, session: EditSession) -> None:
-        """Bring the colorizer to ``session``, touching only what differs (its caches survive)."""
-        colorizer = self._require_colorizer()
-        state = self._state
-        if session.photo_path is None:
+    def _loadable(self, edit: Edit) -> Edit:
+        """``edit`` without the references that no longer load (each reported once, by path)."""
+        if edit.photo is None:
             raise ValueError("Open a photo first.")
-        if session.working_size != colorizer.config.working_size:
-            colorizer.set_working_size(session.working_size)
-        if session.photo_path != state.photo_path:
-            photo = self._photo if self._photo is not None and str(self._photo.path) == session.photo_path else None
-            photo = photo or self._load(session.photo_path)
-            self._photo = photo
-            colorizer.set_target(photo)
-        wanted = {r.path: r.weight for r in session.references}
-        for path in [p for p in self._ref_ids if p not in wanted]:
-            colorizer.remove_reference(self._ref_ids.pop(path))
-        accepted = []
-        for entry in session.references:
-            if entry.path in self._ref_ids:
-                colorizer.set_reference_weight(self._ref_ids[entry.path], entry.weight)
-                accepted.append(entry)
-                continue
+        colorizer = self._require_colorizer()
+        kept = []
+        for reference in edit.references:
             try:
-                checked = self._checked if self._checked is not None and str(self._checked.path) == entry.path else None
-                self._ref_ids[entry.path] = colorizer.add_reference(checked or self._load(entry.path), entry.weight)
-                accepted.append(entry)
+                colorizer.open(reference.path)
+                kept.append(reference)
             except Exception as error:  # noqa: BLE001 - a missing reference must not stop the edit
-                self.reference_rejected.emit(entry.path, user_message(error, "opening a reference"))
-        colorizer.set_content_matching(session.match_content)
-        colorizer.set_blend(session.blend)
-        colorizer.set_hints(session.hints)
-        self._state = replace(session, references=tuple(accepted))
+                self.reference_rejected.emit(reference.path, user_message(error, "opening a reference"))
+        return edit if len(kept) == len(edit.references) else replace(edit, references=tuple(kept))
+
+    def _lightness_at(self, edit: Edit, x: float, y: float) -> float:
+        """The photo's lightness at (x, y), for a marker's colour: it depends on the photo and the
+        place alone, so each place is probed once (a small memo, cleared when it grows)."""
+        key = (edit.photo, x, y)
+        if key not in self._lightness:
+            if len(self._lightness) > 4096:
+                self._lightness.clear()
+            self._lightness[key] = float(self.colorizer.probe(edit, x, y).L)
+        return self._lightness[key]
 
     # -- requests -----------------------------------------------------------------------------
-    def _preview(self, tag: int, session: EditSession) -> None:
+    def _preview(self, tag: int, edit: Edit) -> None:
+        from core.api import Cancelled
+
         self.processed_previews.append(tag)
-        self._apply(session)
-        colorizer = self._colorizer
-        preview = colorizer.preview()
-        key = self._state.references
-        if key != self._palette_key:
-            self._palette = tuple(tuple(c) for c in colorizer.reference_palette(PALETTE_SIZE))
-            self._palette_key = key
+        edit = self._loadable(edit)
+        colorizer = self.colorizer
+        try:
+            preview = colorizer.preview(edit, cancel=self._newer_preview_waiting)
+        except Cancelled:
+            raise _Stale from None
+        lightness = {hint.id: self._lightness_at(edit, hint.x, hint.y) for hint in edit.hints}
+        palette = tuple(tuple(int(v) for v in c) for c in colorizer.palette(edit, PALETTE_SIZE))
         quick = PreviewResult(
-            array_to_qimage(preview.rgb),
-            False,
-            preview.ab,
-            preview.L,
-            preview.original_size,
-            preview.seconds,
-            self._palette,
-            colorizer.match_coverage(),
+            array_to_qimage(preview.rgb), False, tuple(preview.original_size), preview.seconds, palette, preview.coverage, lightness
         )
         self.preview_ready.emit(tag, quick)
         if self._newer_preview_waiting():
             raise _Stale
-        from core.upsample import Cancelled
-
         started = time.perf_counter()
         try:
-            rgb = colorizer.render(max_side=self.display_side, cancel=self._newer_preview_waiting)
+            rgb = colorizer.render(edit, max_side=self.display_side, cancel=self._newer_preview_waiting)
         except Cancelled:
             raise _Stale from None
         seconds = preview.seconds + time.perf_counter() - started
         self.preview_ready.emit(tag, replace(quick, image=array_to_qimage(rgb), final=True, seconds=seconds))
 
-    def _open(self, tag: int, path: str) -> None:
+    def _open(self, tag: int, request: OpenPhoto) -> OpenedPhoto:
+        path = request.path
         self.progress.emit(tag, 0.0, f"Opening {Path(path).name}…")
-        photo = self._load(path)
+        from core.api import load_photo
+
+        # the photo opens (and shows) even when the model could not be loaded
+        photo = self.colorizer.open(path) if self.colorizer is not None else load_photo(path)
         if self._is_cancelled(tag):
             raise _Cancelled
         image = photo_to_qimage(photo.pixels, photo.bit_depth, self.display_side)
-        self._photo = photo
         self.progress.emit(tag, 1.0, "")
-        self.photo_opened.emit(tag, OpenedPhoto(str(path), photo.size, photo.bit_depth, image))
+        return OpenedPhoto(str(path), tuple(photo.size), photo.bit_depth, image)
 
-    def _check_reference(self, tag: int, path: str) -> None:
-        from core.imageio import ImageError
+    def _check_reference(self, tag: int, request: CheckReference) -> CheckedReference:
+        self._require_colorizer().check_reference(request.path)
+        return CheckedReference(str(request.path))
 
-        photo = self._load(path)
-        if not photo.has_colour:
-            raise ImageError(f"'{Path(path).name}' has no colour to take; choose a colour photo as reference.")
-        self._checked = photo
-        self.reference_checked.emit(tag, str(path))
+    def _probe(self, tag: int, request: ProbePoint):
+        return self._require_colorizer().probe(self._loadable(request.edit), request.x, request.y)
 
-    def _export(self, tag: int, request: Export) -> None:
-        self._apply(request.session)
-        started = time.perf_counter()
-        self.progress.emit(tag, 0.0, "Exporting…")
-
-        def report(fraction: float) -> None:
-            self.progress.emit(tag, float(fraction), "Exporting…")
-
-        from core.upsample import Cancelled
+    def _run_cancellable(self, tag: int, call: Callable[[], Any]) -> Any:
+        from core.api import Cancelled
 
         try:
-            written = self._colorizer.export(request.path, quality=request.quality, progress=report, cancel=lambda: self._is_cancelled(tag))
+            return call()
         except Cancelled:
             raise _Cancelled from None
-        self.finished.emit(tag, ExportDone(str(written), time.perf_counter() - started))
 
-    def _batch(self, tag: int, request: Batch) -> None:
-        from core.imageio import is_supported_image
-        from core.upsample import Cancelled
+    def _export(self, tag: int, request: Export) -> ExportDone:
+        edit = self._loadable(request.edit)
+        started = time.perf_counter()
+        self.progress.emit(tag, 0.0, "Exporting…")
+        written = self._run_cancellable(
+            tag,
+            lambda: self.colorizer.export(
+                edit,
+                request.path,
+                quality=request.quality,
+                progress=lambda fraction: self.progress.emit(tag, float(fraction), "Exporting…"),
+                cancel=lambda: self._is_cancelled(tag),
+                overwrite=request.overwrite,
+            ),
+        )
+        return ExportDone(str(written), time.perf_counter() - started)
+
+    def _batch(self, tag: int, request: Batch) -> BatchDone:
+        from core.api import Cancelled, OutputPlan, is_earlier_result, is_supported_image
 
         folder = Path(request.input_dir)
-        photos = sorted(p for p in folder.iterdir() if p.is_file() and is_supported_image(p))
+        images = sorted(p for p in folder.iterdir() if p.is_file() and is_supported_image(p))
+        photos = [p for p in images if not is_earlier_result(p)]
+        notes = [f"{p.name} looks like an earlier result and was not colorized again." for p in images if p not in photos]
         if not photos:
             raise ValueError(f"There are no photos Heirloom can open in '{folder.name}'.")
-        self._apply(replace(request.session, hints=()))
-        colorizer = self._colorizer
-        out_dir = Path(request.output_dir)
+        edit = replace(self._loadable(request.edit), hints=())
+        # every image of the folder and every reference is an input: never written over
+        plan = OutputPlan.create(
+            request.output_dir, photos, [*images, *edit.reference_paths], suffix=request.suffix, overwrite=request.overwrite,
+            folder=True,
+        )
+        plan.check_writable(photos)
+        targets = plan.targets(photos)
+        for target in targets:  # every result that could not take its first name says so
+            first = next(iter(plan.candidates(target.photo)))
+            if target.collision:
+                notes.append(target.collision)
+            elif target.path != first:
+                notes.append(f"{first.name} already exists and was kept; the result of {target.photo.name} is {target.path.name}.")
+        colorizer = self.colorizer
         written: list[str] = []
         failures: list[tuple[str, str]] = []
         cancelled = False
-        try:
-            for i, source in enumerate(photos):
-                if self._is_cancelled(tag):
-                    cancelled = True
-                    break
-                text = f"Colorizing {source.name} ({i + 1} of {len(photos)})…"
-                self.progress.emit(tag, i / len(photos), text)
-                try:
-                    colorizer.set_target(self._load(str(source)))
-                    self._state = replace(self._state, photo_path=str(source))
-                    target = out_dir / f"{source.stem}-colour{request.suffix}"
+        for i, target in enumerate(targets):
+            if self._is_cancelled(tag):
+                cancelled = True
+                break
+            source = target.photo
+            text = f"Colorizing {source.name} ({i + 1} of {len(targets)})…"
+            self.progress.emit(tag, i / len(targets), text)
 
-                    def report(fraction: float, i=i, text=text) -> None:
-                        self.progress.emit(tag, (i + fraction) / len(photos), text)
+            def export(path: Path, overwrite: bool, i=i, text=text, source=source) -> Path:
+                return colorizer.export(
+                    replace(edit, photo=str(source)),
+                    path,
+                    progress=lambda fraction: self.progress.emit(tag, (i + fraction) / len(targets), text),
+                    cancel=lambda: self._is_cancelled(tag),
+                    overwrite=overwrite,
+                )
 
-                    written.append(str(colorizer.export(target, progress=report, cancel=lambda: self._is_cancelled(tag))))
-                except Cancelled:
-                    cancelled = True
-                    break
-                except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
-                    failures.append((source.name, user_message(error, f"colorizing {source.name}")))
-        finally:
-            self._state = replace(self._state, photo_path=None)  # the edit's photo is set again on the next preview
-        self.progress.emit(tag, 1.0, "")
-        self.finished.emit(tag, BatchDone(tuple(written), tuple(failures), cancelled))
-
-    def _train(self, tag: int, request: Train) -> None:
-        run = self.trainer
-        if run is None:
             try:
-                from training.finetune import run_finetune as run
-            except ImportError as error:
-                raise ValueError(
-                    f"Training is not available in this installation ({error}); install Heirloom with its "
-                    "training module to fine-tune on your photos."
-                ) from error
+                written.append(str(plan.save(target, export)))
+            except Cancelled:
+                cancelled = True
+                break
+            except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
+                failures.append((source.name, user_message(error, f"colorizing {source.name}")))
+        self.progress.emit(tag, 1.0, "")
+        return BatchDone(tuple(written), tuple(failures), cancelled, tuple(notes))
+
+    def _train(self, tag: int, request: Train) -> TrainingDone:
+        if self.trainer is None:
+            raise TrainingUnavailable("Training is not available in this installation of Heirloom.")
         try:
-            record = run(
+            record = self.trainer(
                 request.photos_dir,
                 request.name,
                 request.steps,
@@ -526,4 +537,4 @@ class ColorWorker(QObject):
             if type(error).__name__ == "TrainingCancelled":  # stopped before the first step: nothing saved
                 raise _Cancelled from None
             raise
-        self.finished.emit(tag, TrainingDone(record, stopped_early=self._is_cancelled(tag)))
+        return TrainingDone(record, stopped_early=self._is_cancelled(tag))

@@ -7,13 +7,16 @@
     heirloom-train finetune --photos ~/Pictures/family --name "Family 1950s" --steps 500
 
 Several GPUs or machines: ``torchrun --nproc-per-node 4 -m training.cli colornet ...``.
-Ctrl-C stops after the current step and saves a checkpoint; a second Ctrl-C stops at once.
+Ctrl-C stops after the current step, saves a checkpoint, says where, and exits with status 130;
+a second Ctrl-C stops at once (the last checkpoint stays). Exit status: 0 when training finished,
+1 on an error, 2 for a usage error, 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import typing
@@ -29,6 +32,34 @@ from training.finetune import FinetuneConfig, default_name, run_finetune
 
 # Changing these when resuming changes the data or the schedule: the run goes on, but not exactly.
 EXACTNESS_OPTIONS = ("photos", "batch_size", "crop", "cache_size", "seed", "limit", "steps", "warmup", "lr", "val_count")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# The least value each number option takes (every other number option: 0); a number must be finite.
+MINIMUM = {
+    "steps": 1, "batch_size": 1, "crop": 16, "cache_size": 16, "val_every": 1, "checkpoint_every": 1,
+    "limit": 1, "min_channels": 1,
+}
+POSITIVE = ("lr", "width")  # must be above 0
+SHARES = ("no_hint_share", "transfer_hints", "transfer_hint_density", "max_saturation", "rebalance_mix")  # 0 to 1
+
+
+def config_problem(config: Any) -> str | None:
+    """What is wrong with the numbers of a training config (one sentence naming the option), or None."""
+    for f in dataclasses.fields(config):
+        value, flag = getattr(config, f.name), "--" + f.name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            return f"{flag} must be a finite number, got {value}"
+        low = MINIMUM.get(f.name, 0)
+        if value < low or (f.name in POSITIVE and value <= 0):
+            bound = "above 0" if f.name in POSITIVE else f"at least {low}"
+            return f"{flag} must be {bound}, got {value:g}"
+        if f.name in SHARES and value > 1:
+            return f"{flag} is a share from 0 to 1, got {value:g}"
+    if getattr(config, "cache_size", 0) < getattr(config, "crop", 0):
+        return f"--cache-size ({config.cache_size}) must be at least --crop ({config.crop})"
+    return None
 
 
 def _add_dataclass_arguments(parser: argparse.ArgumentParser, config_type: type) -> None:
@@ -129,23 +160,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if not given.get("photos"):
                 print("error: --photos is required (a folder of colour photos)", file=sys.stderr)
-                return 2
+                return EXIT_USAGE
             config = config_type(**given)
+        problem = config_problem(config)
+        if problem:
+            print(f"heirloom-train {args.command}: error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
         result = Trainer(task_type(config), config, progress=print_progress).run()
-    except (TrainingCancelled, FileNotFoundError, ValueError, WeightsError) as exc:
+    except TrainingCancelled as exc:  # Ctrl-C while the photos were being read
+        print(f"\ninterrupted: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before the training loop took over Ctrl-C
+        print("\ninterrupted before training began; nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (FileNotFoundError, ValueError, WeightsError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
-        return 1
-    if _is_rank_zero():
-        print()
-        state = "stopped early" if result.stopped_early else "finished"
-        print(f"{state} at step {result.steps_done}; checkpoint {result.checkpoint}; weights {result.weights}")
-    return 0
+        return EXIT_FAILED
+    if not _is_rank_zero():
+        return EXIT_INTERRUPTED if result.stopped_early else EXIT_OK
+    print()
+    if result.stopped_early:
+        saved = f"weights so far at {result.weights}" if result.weights else "no weights exported"
+        print(
+            f"interrupted at step {result.steps_done}: checkpoint at {result.checkpoint}, {saved}; "
+            "continue with --resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(f"finished at step {result.steps_done}; checkpoint {result.checkpoint}; weights {result.weights}")
+    return EXIT_OK
 
 
 def _finetune(options: FinetuneConfig) -> int:
     if not options.photos:
         print("error: --photos is required (a folder of your colour photos)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    problem = config_problem(options)
+    if problem:
+        print(f"heirloom-train finetune: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     name = options.name or default_name(options.photos)
     record = run_finetune(
         options.photos,
@@ -157,12 +210,14 @@ def _finetune(options: FinetuneConfig) -> int:
         config=options,
     )
     print()
-    state = "stopped early; saved the model trained so far" if record.metadata.get("stopped_early") else "finished"
-    print(f"{state}: personal model '{record.name}' at {record.file}")
+    if record.metadata.get("stopped_early"):
+        print(f"interrupted: saved the model trained so far as '{record.name}' at {record.file}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"finished: personal model '{record.name}' at {record.file}")
     before, after = record.metadata.get("validation_base", {}), record.metadata.get("validation", {})
     for key in sorted(set(before) & set(after)):
         print(f"  {key} on held-out photos: {before[key]:.2f} dB before, {after[key]:.2f} dB after")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

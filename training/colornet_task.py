@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from core.color import lab_to_rgb, rgb_to_lab
+from core.config import HINT_PATCH, TRANSFER_HINT_DENSITY
 from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache
@@ -42,7 +43,7 @@ class ColorNetConfig(TrainConfig):
     global_fusion: bool = False  # fuse the EfficientNet-Lite0 global descriptor of the grey input
     transfer_hints: float = 0.0  # share of samples whose hints come from a transfer net's output
     transfer_decoder: str = DEFAULT_DECODER  # decoder weights (name or file) for those hints
-    transfer_hint_density: float = 0.01  # share of pixels sampled as hints, as in the app
+    transfer_hint_density: float = TRANSFER_HINT_DENSITY  # share of pixels sampled as hints, as the app samples them
 
 
 def psnr_from_ab(L: torch.Tensor, pred_ab: torch.Tensor, gt_rgb: torch.Tensor) -> torch.Tensor:
@@ -194,7 +195,7 @@ class ColorNetTask:
         stats = transfer.reference_stats(transfer.encode(rgb))
         out = transfer.decode(transfer.encode(grey), tuple(L.shape[2:]), stats, alpha=1.0).float()
         ab = rgb_to_lab(out.clamp(0, 1))[:, 1:]
-        sampled_ab, sampled_mask = hints_from_ab(ab.cpu(), L.cpu(), self.config.transfer_hint_density, 3, rng)
+        sampled_ab, sampled_mask = hints_from_ab(ab.cpu(), L.cpu(), self.config.transfer_hint_density, HINT_PATCH, rng)
         hint_ab, mask = hint_ab.clone(), mask.clone()
         hint_ab[index], mask[index] = sampled_ab.to(device), sampled_mask.to(device)
         return hint_ab, mask

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ import torch
 from PIL import Image, ImageOps
 
 from core.color import rgb_to_lab
+from core.files import atomic_output, atomic_write
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif"}
 HEIF_SUFFIXES = {".heic", ".heif"}
@@ -37,15 +36,28 @@ def _heif_support() -> bool:
 
 @dataclass
 class ScanReport:
-    """What a scan found: the usable photos, and how many were skipped for which reason."""
+    """What a scan found: the usable photos, and which files were skipped for which reason."""
 
     kept: list[Path] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    skipped_files: dict[str, str] = field(default_factory=dict)  # path -> reason
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped[reason] += 1
+        self.skipped_files[str(path)] = reason
 
     def summary(self) -> str:
         parts = [f"{len(self.kept)} photos usable"]
         parts += [f"{count} skipped ({reason})" for reason, count in sorted(self.skipped.items())]
         return ", ".join(parts)
+
+    def skipped_lines(self, limit: int = 20) -> list[str]:
+        """``skipped <file>: <reason>`` for the first ``limit`` skipped files, then how many more."""
+        items = sorted(self.skipped_files.items())
+        lines = [f"skipped {path}: {reason}" for path, reason in items[:limit]]
+        if len(items) > limit:
+            lines.append(f"... and {len(items) - limit} more skipped files")
+        return lines
 
 
 def find_photos(root: Path | str) -> list[Path]:
@@ -116,7 +128,7 @@ class PhotoCache:
         index_path = cache_dir / f"photos-{key}.json"
         if array_path.is_file() and index_path.is_file():
             index = json.loads(index_path.read_text())
-            report = ScanReport([Path(p) for p in index["kept"]], Counter(index["skipped"]))
+            report = ScanReport([Path(p) for p in index["kept"]], Counter(index["skipped"]), index.get("skipped_files", {}))
             return cls(np.load(array_path, mmap_mode="r"), report.kept, report)
 
         report = ScanReport()
@@ -128,9 +140,9 @@ class PhotoCache:
             else:
                 result = _load_square(path, size)
             if isinstance(result, str):
-                report.skipped[result] += 1
+                report.skip(path, result)
             elif mean_chroma(result) < GRAY_CHROMA:
-                report.skipped["near-grayscale"] += 1
+                report.skip(path, "near-grayscale")
             else:
                 kept_images.append(result)
                 report.kept.append(path)
@@ -140,21 +152,11 @@ class PhotoCache:
             raise ValueError(f"No usable colour photos in {root}: {report.summary()}.")
         # Written under unique temporary names and renamed, so that processes building the same
         # cache at once (DDP on a shared disk) never see a half-written file.
-        _atomic_write(array_path, lambda handle: np.save(handle, np.stack(kept_images)))
-        index = json.dumps({"kept": [str(p) for p in report.kept], "skipped": dict(report.skipped)})
-        _atomic_write(index_path, lambda handle: handle.write(index.encode()))
+        with atomic_output(array_path) as stream:
+            np.save(stream, np.stack(kept_images))
+        index = {"kept": [str(p) for p in report.kept], "skipped": dict(report.skipped), "skipped_files": report.skipped_files}
+        atomic_write(index_path, json.dumps(index))
         return cls(np.load(array_path, mmap_mode="r"), report.kept, report)
-
-
-def _atomic_write(path: Path, write: Callable) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def split_indices(n: int, val_count: int, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from core.device import resolve_device
+from core.files import atomic_output
 from training.data import CropSampler, PhotoCache, oversample, parse_repeats, split_indices
 
 
@@ -125,15 +125,10 @@ def lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` that never leaves a half-written checkpoint (core.files.atomic_output)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as stream:
+        torch.save(obj, stream)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -200,6 +195,8 @@ class Trainer:
         if self.cache is None:
             self.cache = self._build_cache()
         self._report(self.cache.report.summary())
+        for line in self.cache.report.skipped_lines():
+            self._report(line)
         prepare = getattr(self.task, "prepare", None)
         if prepare is not None:
             prepare(self.cache)

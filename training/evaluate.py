@@ -11,6 +11,15 @@ modes (the keys of the JSON report):
     ref_related    target = the left 75 % of the crop, reference = the right 75 % (shared content);
                    only the target is scored
     ref_unrelated  target = the whole crop, reference = the next photo in sorted order (wrapping)
+    ref_transformed target = the whole crop, reference = the crop seen differently: mirrored (half
+                   the photos), rotated up to 15°, rescaled 0.7-1.4x, cropped to 60 % of each side
+                   off centre, exposure ±15 %, seeded by the photo's name (training.reference_modes)
+    ref_retrieved  (with a pool: ``--pool DIR``) target = the whole crop, reference = the most
+                   similar other photo of the pool by the encoder's descriptor of both grey images
+    recolour       (with --recolour) one hint of a new colour inside a region that stands apart; scored by F1 of the
+                   pixels that changed towards it (training.recolour; ``recolour_ref`` adds the next
+                   photo as an unrelated reference). There ``nearest`` is the fill baseline: the
+                   hint's colour over the whole photo
 
 A result is rebuilt as RGB from the true L and the predicted ab, and scored against the crop with
 PSNR, SSIM and Hasler-Suesstrunk colourfulness; each score is averaged over the photos.
@@ -34,6 +43,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from core.color import lab_to_rgb, rgb_to_lab
 from training.baselines import (
+    GeodesicMethod,
     GrayMethod,
     Method,
     NearestHintMethod,
@@ -41,6 +51,8 @@ from training.baselines import (
     ReinhardMethod,
 )
 from training.metrics import colorfulness, psnr, ssim
+from training.reference_modes import AutomaticMethod, pool_retriever, transformed_reference
+from training.recolour import RECOLOUR_METRICS, evaluate_recolour
 
 __all__ = [
     "MODES",
@@ -70,7 +82,8 @@ HINT_COUNTS = (1, 10, 100)
 HINT_SEED = 0
 HINT_SIZE = 3
 RELATED_FRACTION = 0.75  # ref_related: share of the crop's width given to target and to reference
-MODES = ("auto", *(f"hints_{count}" for count in HINT_COUNTS), "ref_related", "ref_unrelated")
+MODES = ("auto", *(f"hints_{count}" for count in HINT_COUNTS), "ref_related", "ref_unrelated", "ref_transformed")
+RETRIEVED_MODE = "ref_retrieved"  # scored only when a pool to retrieve references from is given
 METRICS = ("psnr", "ssim", "colorfulness")
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 SHEET_ROWS = 4
@@ -173,8 +186,9 @@ def sample_hints(
     return tuple(hints)
 
 
-def make_cases(photo: EvalPhoto, next_photo: EvalPhoto) -> list[Case]:
-    """The scoring task of every mode for ``photo``; ``next_photo`` is its unrelated reference."""
+def make_cases(photo: EvalPhoto, next_photo: EvalPhoto, retrieved: np.ndarray | None = None) -> list[Case]:
+    """The scoring task of every mode for ``photo``; ``next_photo`` is its unrelated reference,
+    ``retrieved`` (if given) the reference of ``ref_retrieved``."""
     L = photo.lab[0]
     cases = [Case("auto", photo.rgb, L, None)]
     for count in HINT_COUNTS:
@@ -185,6 +199,9 @@ def make_cases(photo: EvalPhoto, next_photo: EvalPhoto) -> list[Case]:
     reference = photo.rgb[:, width - part :]
     cases.append(Case("ref_related", target, L[:, :part], reference))
     cases.append(Case("ref_unrelated", photo.rgb, L, next_photo.rgb))
+    cases.append(Case("ref_transformed", photo.rgb, L, transformed_reference(photo.rgb, photo.name)))
+    if retrieved is not None:
+        cases.append(Case(RETRIEVED_MODE, photo.rgb, L, retrieved))
     return cases
 
 
@@ -215,19 +232,26 @@ def evaluate_photos(
     photos: Sequence[EvalPhoto],
     methods: Sequence[Method],
     progress: ProgressCallback | None = None,
+    retrieve: Callable[[EvalPhoto], np.ndarray] | None = None,
+    with_recolour: bool = False,
 ) -> dict[str, Any]:
-    """Score ``methods`` on already loaded photos; see ``evaluate`` for the report's shape."""
+    """Score ``methods`` on already loaded photos; see ``evaluate`` for the report's shape.
+    ``retrieve(photo)`` gives the reference of ``ref_retrieved`` (that mode is scored only with it).
+    ``with_recolour`` adds the recolour modes (training.recolour): F1, recall, precision and the
+    outside share changed instead of PSNR, and "recolour_photos" (the photos with a region)."""
     if not photos:
         raise ValueError("there are no photos to evaluate")
     names = [method.name for method in methods]
     if not names or len(set(names)) != len(names):
         raise ValueError(f"methods need distinct names, got {names}")
 
-    scores = {mode: {name: [] for name in names} for mode in MODES}
-    truth_colour = {mode: [] for mode in MODES}
+    modes = (*MODES, RETRIEVED_MODE) if retrieve is not None else MODES
+    scores = {mode: {name: [] for name in names} for mode in modes}
+    truth_colour = {mode: [] for mode in modes}
     seconds = dict.fromkeys(names, 0.0)
     for index, photo in enumerate(photos):
-        for case in make_cases(photo, photos[(index + 1) % len(photos)]):
+        retrieved = retrieve(photo) if retrieve is not None else None
+        for case in make_cases(photo, photos[(index + 1) % len(photos)], retrieved):
             truth_colour[case.mode].append(colorfulness(case.rgb))
             for method in methods:
                 start = time.perf_counter()
@@ -244,6 +268,10 @@ def evaluate_photos(
         }
         for mode, by_method in scores.items()
     }
+    recolour = {"results": {}, "photos": []}
+    if with_recolour:
+        recolour = evaluate_recolour(photos, methods, timer=lambda name, s: seconds.__setitem__(name, seconds[name] + s))
+        results.update(recolour["results"])
     return {
         "n_images": len(photos),
         "results": results,
@@ -251,6 +279,7 @@ def evaluate_photos(
         "photos": [photo.name for photo in photos],
         "ground_truth_colorfulness": {m: float(np.mean(v)) for m, v in truth_colour.items()},
         "seconds": seconds,
+        **({"recolour_photos": recolour["photos"]} if with_recolour else {}),
     }
 
 
@@ -259,6 +288,7 @@ def evaluate(
     methods: Sequence[Method],
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    with_recolour: bool = False,
 ) -> dict[str, Any]:
     """Score ``methods`` on the photos of ``photo_dir`` (the first ``limit`` by name).
 
@@ -266,7 +296,7 @@ def evaluate(
     "image_size", "photos" (the names scored), "ground_truth_colorfulness" per mode and "seconds"
     (prediction time per method). ``progress(done, total, name)`` is called after each photo.
     """
-    return evaluate_photos(load_eval_photos(photo_dir, limit), methods, progress)
+    return evaluate_photos(load_eval_photos(photo_dir, limit), methods, progress, with_recolour=with_recolour)
 
 
 # --- Reports ---------------------------------------------------------------------------------
@@ -288,7 +318,10 @@ def format_markdown(result: dict[str, Any]) -> str:
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
+    recolour_modes = [mode for mode in modes if "f1" in next(iter(results[mode].values()), {})]
     for mode in modes:
+        if mode in recolour_modes:
+            continue
         cells = [mode]
         for method in methods:
             s = results[mode][method]
@@ -296,6 +329,23 @@ def format_markdown(result: dict[str, Any]) -> str:
         if truth:
             cells.append(f"– / – / {truth[mode]:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
+    if recolour_modes:
+        count = len(result.get("recolour_photos", []))
+        lines += [
+            "",
+            f"Recolouring one region with one hint ({count} photos with a region that stands apart; "
+            "`nearest` spreads the hint over the whole photo). Each cell: F1 / recall / precision / "
+            "share of the outside changed.",
+            "",
+            "| " + " | ".join(["mode", *methods]) + " |",
+            "|" + "---|" * (len(methods) + 1),
+        ]
+        for mode in recolour_modes:
+            cells = [mode]
+            for method in methods:
+                s = results[mode][method]
+                cells.append(" / ".join(f"{s[key]:.2f}" for key in RECOLOUR_METRICS))
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -361,18 +411,21 @@ class HeirloomMethod:
         return self._colorizer
 
     def predict(self, L, reference_rgb, hints):
-        from core.api import Hint
+        from core.api import Edit, Hint, Reference
         from core.imageio import photo_from_array
 
         colorizer = self.colorizer
-        colorizer.set_target_lightness(L)
-        colorizer.clear_references()
+        references = ()
         if reference_rgb is not None:
-            colorizer.add_reference(photo_from_array(reference_rgb))
-        colorizer.set_hints(
-            [Hint(x=h.x, y=h.y, ab=h.ab, radius=h.size // 2) for h in hints]
+            references = (Reference(colorizer.hold(photo_from_array(reference_rgb), "evaluated-reference")),)
+        edit = Edit(
+            photo=colorizer.hold(L, "evaluated-photo"),  # the true lightness, as a float plane
+            references=references,
+            hints=tuple(Hint(x=h.x, y=h.y, ab=h.ab, radius=h.size // 2) for h in hints),
+            working_size=colorizer.config.working_size,
+            model=colorizer.config.colornet,
         )
-        ab = np.asarray(colorizer.preview().ab, dtype=np.float32)
+        ab = np.asarray(colorizer.preview(edit).ab, dtype=np.float32)
         if ab.shape[1:] != L.shape:
             resized = torch.nn.functional.interpolate(
                 torch.from_numpy(ab)[None], size=L.shape, mode="bilinear", align_corners=False
@@ -396,23 +449,18 @@ def heirloom_factory(
     def build() -> Any:
         from core.api import Colorizer, ColorizerConfig
 
-        options: dict[str, Any] = {"working_size": IMAGE_SIZE}
-        if device is not None:
-            options["device"] = device
-        if colornet is not None:
-            options["colornet"] = str(colornet)
-        if decoder is not None:
-            options["decoder"] = str(decoder)
-        if hint_density is not None:
-            options["hint_density"] = hint_density
-        return Colorizer(ColorizerConfig(**options))
+        config = ColorizerConfig.from_options(
+            device=device, model=colornet, working_size=IMAGE_SIZE, decoder=decoder, hint_density=hint_density,
+            allow_random_weights=False,
+        )
+        return Colorizer(config)
 
     return build
 
 
 # --- Command line ----------------------------------------------------------------------------
 
-METHOD_NAMES = ("heirloom", "gray", "nearest", "reinhard")
+METHOD_NAMES = ("heirloom", "automatic", "gray", "nearest", "reinhard", "geodesic")
 
 
 def _method_list(text: str) -> list[str]:
@@ -443,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="write a Markdown table")
     parser.add_argument("--limit", type=_positive_int, metavar="N", help="score the first N photos")
     parser.add_argument(
+        "--recolour", action="store_true", help="also score recolouring a region with one hint (recolour modes)"
+    )
+    parser.add_argument(
         "--contact-sheet", type=Path, metavar="OUT.png", help="write a PNG of the first results"
     )
     parser.add_argument("--device", help="device for the Heirloom model, e.g. cpu or cuda")
@@ -453,7 +504,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         type=_method_list,
         default=list(METHOD_NAMES),
-        help=f"comma-separated methods to score (default: {','.join(METHOD_NAMES)})",
+        help=f"comma-separated methods to score (default: {','.join(METHOD_NAMES)}); "
+        "automatic is Heirloom given no reference",
+    )
+    parser.add_argument(
+        "--pool", type=Path, metavar="DIR",
+        help="colour photos (searched recursively) to retrieve ref_retrieved's references from",
+    )
+    parser.add_argument("--pool-limit", type=_positive_int, metavar="N", help="use N photos spread over the pool")
+    parser.add_argument(
+        "--pool-cache", type=Path, metavar="DIR", help="where the pool's descriptors are cached (default: ~/.cache/heirloom/pools)"
     )
     return parser
 
@@ -466,8 +526,12 @@ def _build_methods(args: argparse.Namespace) -> list[Method]:
         "gray": GrayMethod,
         "nearest": NearestHintMethod,
         "reinhard": ReinhardMethod,
+        "geodesic": GeodesicMethod,
     }
-    return [builders[name]() for name in args.methods]
+    methods = {name: builders[name]() for name in args.methods if name != "automatic"}
+    if "automatic" in args.methods:  # shares the Heirloom model (and its caches) when both are scored
+        methods["automatic"] = AutomaticMethod(methods.get("heirloom") or builders["heirloom"]())
+    return [methods[name] for name in args.methods]
 
 
 def _report_progress(done: int, total: int, name: str) -> None:
@@ -494,6 +558,7 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
     if methods is None:
         methods = _build_methods(args)
         for method in methods:
+            method = getattr(method, "inner", method)
             if isinstance(method, HeirloomMethod):
                 try:
                     method.colorizer
@@ -506,8 +571,19 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
                     )
                     return 1
 
+    retrieve = None
+    if args.pool is not None:
+        if not args.pool.is_dir():
+            print(f"heirloom-eval: the pool {args.pool} is not a folder of colour photos.", file=sys.stderr)
+            return 2
+        try:
+            retrieve = pool_retriever(args.pool, args.pool_limit, args.pool_cache)
+        except (OSError, ValueError) as error:
+            print(f"heirloom-eval: could not prepare the reference pool ({error}); check --pool.", file=sys.stderr)
+            return 1
+
     start = time.perf_counter()
-    result = evaluate_photos(photos, methods, progress=_report_progress)
+    result = evaluate_photos(photos, methods, progress=_report_progress, retrieve=retrieve, with_recolour=args.recolour)
     result["total_seconds"] = time.perf_counter() - start
     if any(method.name == "heirloom" for method in methods):
         result["model"] = {
@@ -516,6 +592,8 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
             "decoder": args.decoder,
             "hint_density": args.hint_density,
         }
+    if args.pool is not None:
+        result["pool"] = {"dir": str(args.pool), "limit": args.pool_limit}
 
     markdown = format_markdown(result)
     print(markdown, end="")

@@ -18,12 +18,13 @@ from typing import Callable
 import torch
 
 from core.models import ColorNet
+from core.networks import weights_source
 from core.weights import (
     DEFAULT_COLORNET,
     DEFAULT_DECODER,
     WeightsRecord,
+    build_model,
     bundled_weights_dir,
-    find_weights,
     list_weights,
     load_weights,
     save_weights,
@@ -94,8 +95,9 @@ def run_finetune(
     """
     options = config or FinetuneConfig()
     name = check_name(name)
-    base = find_weights(options.base) if not Path(options.base).is_file() else Path(options.base)
+    base = weights_source(options.base)
     base_data = load_weights(base, kind="colornet")  # checks the file (and its checksum) up front
+    build_model(ColorNet, base_data, base)  # and that it describes a network this version builds
     base_file = base.file if isinstance(base, WeightsRecord) else base
 
     work = Path(out_dir) if out_dir else None
@@ -155,8 +157,6 @@ def _validate_base(task: ColorNetTask, base_data: dict, trainer: Trainer) -> dic
     """The starting model's scores on the same held-out photos, to show what fine-tuning changed."""
     if trainer.val_sampler is None:
         return {}
-    model = ColorNet(**base_data["model_args"])
-    model.load_state_dict(base_data["state_dict"])
-    model = model.to(trainer.device).eval()
+    model = build_model(ColorNet, base_data, "the base model").to(trainer.device).eval()
     with torch.no_grad():
         return task.validate(model, trainer.val_sampler)

@@ -1,8 +1,9 @@
-"""The Colorizer session: what each edit recomputes, and what it delivers."""
+"""The Colorizer: what each change of an edit recomputes, and what it delivers."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,10 +11,24 @@ import skimage.data
 import skimage.transform
 import torch
 
-from core.api import Colorizer, ColorizerConfig, working_size_for
+from core.api import (
+    Cancelled,
+    Colorizer,
+    ColorizerConfig,
+    Edit,
+    EditError,
+    Hint,
+    ImageError,
+    OverwriteError,
+    Reference,
+    ab_plane_rgba,
+    ab_to_rgb8,
+    rgb8_to_ab,
+    snap_ab,
+    working_size_for,
+)
 from core.color import rgb_to_lab
-from core.hints import Hint
-from core.imageio import ImageError, OverwriteError, load_photo, photo_from_array, save_image
+from core.imageio import load_photo, save_image
 
 ALL_STAGES = {
     "resize_target", "precolorize", "encode_target", "encode_reference", "transfer", "colorize",
@@ -27,10 +42,13 @@ def config():
 
 
 @pytest.fixture
-def colorizer(config, tiny_models, grey_photo_pixels):
-    session = Colorizer(config, tiny_models)
-    session.set_target(photo_from_array(grey_photo_pixels(96, 144)))
-    return session
+def colorizer(config, tiny_models):
+    return Colorizer(config, tiny_models)
+
+
+@pytest.fixture
+def edit(colorizer, grey_photo_pixels):
+    return Edit(colorizer.hold(grey_photo_pixels(96, 144), "grandma"), working_size=64)
 
 
 def small_colour(image: np.ndarray, side: int = 80) -> np.ndarray:
@@ -41,135 +59,159 @@ def small_colour(image: np.ndarray, side: int = 80) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def astronaut():
+def astronaut_pixels():
     return small_colour(skimage.data.astronaut())
 
 
 @pytest.fixture(scope="module")
-def coffee():
+def coffee_pixels():
     return small_colour(skimage.data.coffee())
 
 
-def rerun_after(colorizer: Colorizer, edit) -> Counter:
-    """The stages one preview reruns after ``edit``."""
-    colorizer.preview()
-    before = Counter(colorizer.stage_calls)
-    edit()
-    colorizer.preview()
-    return Counter(colorizer.stage_calls) - before
+@pytest.fixture
+def astronaut(colorizer, astronaut_pixels):
+    return Reference(colorizer.hold(astronaut_pixels, "astronaut"))
 
 
-def test_automatic_without_references_or_hints(colorizer):
-    preview = colorizer.preview()
+@pytest.fixture
+def coffee(colorizer, coffee_pixels):
+    return Reference(colorizer.hold(coffee_pixels, "coffee"))
+
+
+def rerun_for(colorizer: Colorizer, before: Edit, after: Edit) -> Counter:
+    """The stages one preview of ``after`` reruns once ``before`` has been previewed."""
+    colorizer.preview(before)
+    calls = Counter(colorizer.stage_calls)
+    colorizer.preview(after)
+    return Counter(colorizer.stage_calls) - calls
+
+
+def test_automatic_without_references_or_hints(colorizer, edit):
+    preview = colorizer.preview(edit)
     assert colorizer.stage_calls["precolorize"] == 1
     assert colorizer.stage_calls["transfer"] == 0 and colorizer.stage_calls["encode_target"] == 0
     assert colorizer.stage_calls["colorize"] == 0  # the pre-colorization is the result
-    w, h = colorizer.working_size
-    assert (w, h) == (96, 64)
+    h, w = 64, 96
     assert preview.rgb.shape == (h, w, 3) and preview.rgb.dtype == np.uint8
     assert preview.ab.shape == (2, h, w) and preview.L.shape == (h, w)
-    assert preview.original_size == (144, 96)
-    assert rerun_after(colorizer, lambda: None) == Counter()  # nothing stale, nothing rerun
+    assert preview.original_size == (144, 96) and preview.coverage == 0.0
+    assert rerun_for(colorizer, edit, replace(edit)) == Counter()  # nothing stale, nothing rerun
 
 
-def test_first_reference_runs_the_transfer(colorizer, astronaut):
-    colorizer.preview()
-    colorizer.add_reference(astronaut)
-    colorizer.preview()
+def test_first_reference_runs_the_transfer(colorizer, edit, astronaut):
+    colorizer.preview(edit)
+    colorizer.preview(replace(edit, references=(astronaut,)))
     calls = colorizer.stage_calls
     assert calls["encode_target"] == 1 and calls["encode_reference"] == 1
     assert calls["transfer"] == 1 and calls["colorize"] == 1 and calls["precolorize"] == 1
 
 
-def test_new_hint_reruns_only_colorize(colorizer, astronaut):
-    colorizer.add_reference(astronaut)
-    assert rerun_after(colorizer, lambda: colorizer.set_hints([Hint.from_rgb(20, 30, "#aa2211", 4)])) == Counter(
-        {"colorize": 1}
-    )
-    # The same hints again change nothing.
-    assert rerun_after(colorizer, lambda: colorizer.set_hints(list(colorizer.hints))) == Counter()
+def test_new_hint_reruns_only_colorize(colorizer, edit, astronaut):
+    edit = replace(edit, references=(astronaut,))
+    hinted = edit.with_hint(Hint.from_rgb(20, 30, "#aa2211", 4))
+    assert rerun_for(colorizer, edit, hinted) == Counter({"colorize": 1})
+    # The same hints again, even renumbered, change nothing.
+    same = replace(edit, hints=tuple(replace(h, id=h.id + 10) for h in hinted.hints))
+    assert rerun_for(colorizer, hinted, same) == Counter()
 
 
-def test_hints_without_reference_rerun_only_colorize(colorizer):
-    assert rerun_after(colorizer, lambda: colorizer.set_hints([Hint(5, 5, (30.0, 30.0))])) == Counter({"colorize": 1})
+def test_hints_without_reference_rerun_only_colorize(colorizer, edit):
+    assert rerun_for(colorizer, edit, edit.with_hint(Hint(5, 5, (30.0, 30.0)))) == Counter({"colorize": 1})
 
 
-def test_blend_change_reruns_transfer_and_colorize_only(colorizer, astronaut):
-    colorizer.add_reference(astronaut)
-    assert rerun_after(colorizer, lambda: colorizer.set_blend(0.4)) == Counter({"transfer": 1, "colorize": 1})
-    assert rerun_after(colorizer, lambda: colorizer.set_blend(0.4)) == Counter()
-    with pytest.raises(ValueError):
-        colorizer.set_blend(1.2)
+def test_blend_change_reruns_transfer_and_colorize_only(colorizer, edit, astronaut):
+    edit = replace(edit, references=(astronaut,))
+    assert rerun_for(colorizer, edit, replace(edit, blend=0.4)) == Counter({"transfer": 1, "colorize": 1})
+    assert rerun_for(colorizer, replace(edit, blend=0.4), replace(edit, blend=0.4)) == Counter()
+    with pytest.raises(EditError):
+        replace(edit, blend=1.2)
 
 
-def test_second_reference_encodes_only_itself(colorizer, astronaut, coffee):
-    colorizer.add_reference(astronaut)
-    assert rerun_after(colorizer, lambda: colorizer.add_reference(coffee)) == Counter(
+def test_second_reference_encodes_only_itself(colorizer, edit, astronaut, coffee):
+    one = replace(edit, references=(astronaut,))
+    assert rerun_for(colorizer, one, replace(edit, references=(astronaut, coffee))) == Counter(
         {"encode_reference": 1, "describe_reference": 1, "match": 1, "transfer": 1, "colorize": 1}
     )
-    assert len(colorizer.references) == 2
 
 
-def test_removing_or_reweighting_a_reference_does_not_re_encode(colorizer, astronaut, coffee):
-    first = colorizer.add_reference(astronaut)
-    second = colorizer.add_reference(coffee)
-    assert rerun_after(colorizer, lambda: colorizer.set_reference_weight(second, 3.0)) == Counter(
-        {"transfer": 1, "colorize": 1}
-    )
-    assert rerun_after(colorizer, lambda: colorizer.remove_reference(first)) == Counter(
-        {"match": 1, "transfer": 1, "colorize": 1}
-    )
-    assert [r.id for r in colorizer.references] == [second]
+def test_removing_or_reweighting_a_reference_does_not_re_encode(colorizer, edit, astronaut, coffee):
+    both = replace(edit, references=(astronaut, coffee))
+    reweighted = replace(edit, references=(astronaut, replace(coffee, weight=3.0)))
+    assert rerun_for(colorizer, both, reweighted) == Counter({"transfer": 1, "colorize": 1})
+    only_coffee = reweighted.without_reference(astronaut.path)
+    assert rerun_for(colorizer, reweighted, only_coffee) == Counter({"match": 1, "transfer": 1, "colorize": 1})
     # Removing the last one returns to the automatic result, with nothing recomputed but the cache.
-    assert rerun_after(colorizer, lambda: colorizer.remove_reference(second)) == Counter()
-    with pytest.raises(KeyError):
-        colorizer.remove_reference(first)
+    assert rerun_for(colorizer, only_coffee, only_coffee.without_reference(coffee.path)) == Counter()
 
 
-def test_working_size_change_reruns_everything(colorizer, astronaut, coffee):
-    colorizer.add_reference(astronaut)
-    colorizer.add_reference(coffee)
-    colorizer.set_hints([Hint(10, 10, (20.0, 0.0))])
-    rerun = rerun_after(colorizer, lambda: colorizer.set_working_size(80))
+def test_working_size_change_reruns_everything(colorizer, edit, astronaut, coffee):
+    edit = replace(edit, references=(astronaut, coffee)).with_hint(Hint(10, 10, (20.0, 0.0)))
+    rerun = rerun_for(colorizer, edit, replace(edit, working_size=80))
     assert set(rerun) == ALL_STAGES
     assert rerun["encode_reference"] == 2
-    assert colorizer.preview().rgb.shape[:2] == (80, 120)
+    assert colorizer.preview(replace(edit, working_size=80)).rgb.shape[:2] == (80, 120)
 
 
-def test_new_target_keeps_the_references_encoded(colorizer, astronaut, grey_photo_pixels):
-    colorizer.add_reference(astronaut)
-    rerun = rerun_after(colorizer, lambda: colorizer.set_target(photo_from_array(grey_photo_pixels(80, 60, seed=3))))
+def test_new_photo_keeps_the_references_encoded(colorizer, edit, astronaut, grey_photo_pixels):
+    edit = replace(edit, references=(astronaut,))
+    other = replace(edit, photo=colorizer.hold(grey_photo_pixels(80, 60, seed=3)))
+    rerun = rerun_for(colorizer, edit, other)
     assert rerun["encode_reference"] == 0 and rerun["describe_reference"] == 0
-    assert rerun["precolorize"] == 1 and rerun["describe_target"] == 1 and rerun["match"] == 1 and rerun["encode_target"] == 1 and rerun["transfer"] == 1
-    assert colorizer.original_size == (60, 80)
+    assert rerun["precolorize"] == 1 and rerun["describe_target"] == 1 and rerun["match"] == 1
+    assert rerun["encode_target"] == 1 and rerun["transfer"] == 1
+    assert colorizer.preview(other).original_size == (60, 80)
 
 
-def test_reference_changes_the_result(colorizer, astronaut, coffee):
-    automatic = colorizer.preview().ab
-    colorizer.add_reference(astronaut)
-    with_astronaut = colorizer.preview().ab
-    colorizer.clear_references()
-    colorizer.add_reference(coffee)
-    with_coffee = colorizer.preview().ab
+def test_content_matching_switch_does_not_rematch(colorizer, edit, astronaut):
+    matched = replace(edit, references=(astronaut,))
+    plain = replace(matched, match_content=False)
+    rerun = rerun_for(colorizer, matched, plain)
+    assert rerun == Counter({"transfer": 1, "colorize": 1})
+    assert colorizer.preview(plain).coverage == 0.0
+    # Back on: every stage's result is still cached.
+    assert rerun_for(colorizer, plain, matched) == Counter()
+
+
+def test_holding_a_key_again_replaces_the_photo(colorizer, edit, grey_photo_pixels):
+    first = colorizer.preview(edit).ab
+    assert colorizer.hold(grey_photo_pixels(96, 144, seed=5), "grandma") == edit.photo
+    assert not np.array_equal(colorizer.preview(edit).ab, first)
+
+
+def test_reference_changes_the_result(colorizer, edit, astronaut, coffee):
+    automatic = colorizer.preview(edit).ab
+    with_astronaut = colorizer.preview(replace(edit, references=(astronaut,))).ab
+    with_coffee = colorizer.preview(replace(edit, references=(coffee,))).ab
     assert not np.allclose(automatic, with_astronaut)
     assert not np.allclose(with_astronaut, with_coffee)
 
 
-def test_grey_reference_is_refused(colorizer):
+def test_grey_reference_is_refused(colorizer, edit, tmp_path):
     grey = np.repeat(np.linspace(0, 255, 64 * 64).reshape(64, 64, 1).astype(np.uint8), 3, axis=2)
+    path = save_image(tmp_path / "grey_ref.png", grey)
+    message = "'grey_ref.png' has no colour to take; choose a colour photo as reference."
+    with pytest.raises(ImageError) as error:
+        colorizer.check_reference(path)
+    assert str(error.value) == message
     with pytest.raises(ImageError, match="no colour"):
-        colorizer.add_reference(grey)
-    assert colorizer.references == ()
-    with pytest.raises(ValueError):
-        colorizer.add_reference(np.zeros((8, 8, 3), np.uint8) + [200, 30, 30], weight=0)
+        colorizer.preview(replace(edit, references=(Reference(str(path)),)))
+    with pytest.raises(EditError):
+        Reference("x.png", weight=0)
+
+
+def test_open_caches_by_path_and_notices_changes(colorizer, tmp_path, grey_photo_pixels):
+    path = save_image(tmp_path / "a.png", grey_photo_pixels(20, 30))
+    assert colorizer.open(path) is colorizer.open(str(path))
+    save_image(path, grey_photo_pixels(25, 30), overwrite=True)
+    assert colorizer.open(path).size == (30, 25)
+    with pytest.raises(ImageError):
+        colorizer.open(tmp_path / "missing.png")
 
 
 def test_full_resolution_export_keeps_size_and_lightness(colorizer, tmp_path, astronaut, grey_photo_pixels):
-    pixels = grey_photo_pixels(150, 221)
-    source = save_image(tmp_path / "grandma.png", pixels)
-    colorizer.set_target(source)
-    colorizer.add_reference(astronaut)
-    out = colorizer.export(tmp_path / "grandma-colour.png")
+    source = save_image(tmp_path / "grandma.png", grey_photo_pixels(150, 221))
+    edit = Edit(str(source), references=(astronaut,), working_size=64)
+    out = colorizer.export(edit, tmp_path / "grandma-colour.png")
     result = load_photo(out)
     assert result.size == (221, 150) and not result.is_grayscale and result.bit_depth == 8
     L_out = rgb_to_lab(torch.from_numpy(result.rgb_float()).permute(2, 0, 1).double())[0].numpy()
@@ -177,64 +219,94 @@ def test_full_resolution_export_keeps_size_and_lightness(colorizer, tmp_path, as
     assert np.abs(L_out - L_in).max() <= 0.6
 
 
-def test_export_refuses_to_overwrite_the_input(colorizer, tmp_path, grey_photo_pixels):
+def test_export_never_writes_over_the_photo_or_a_reference(colorizer, tmp_path, grey_photo_pixels, astronaut_pixels):
     source = save_image(tmp_path / "original.png", grey_photo_pixels(70, 90))
-    before = source.read_bytes()
-    colorizer.set_target(source)
-    with pytest.raises(OverwriteError):
-        colorizer.export(source)
-    assert source.read_bytes() == before
+    reference = save_image(tmp_path / "reference.png", astronaut_pixels)
+    before = source.read_bytes(), reference.read_bytes()
+    edit = Edit(str(source), references=(Reference(str(reference)),), working_size=64)
+    for target in (source, reference):
+        with pytest.raises(OverwriteError):
+            colorizer.export(edit, target, overwrite=True)
+    assert (source.read_bytes(), reference.read_bytes()) == before
 
 
-def test_predicted_ab_at_matches_the_preview(colorizer, astronaut):
-    colorizer.add_reference(astronaut)
-    preview = colorizer.preview()
+def test_export_refuses_an_existing_file_unless_told(colorizer, tmp_path, grey_photo_pixels):
+    source = save_image(tmp_path / "original.png", grey_photo_pixels(70, 90))
+    edit = Edit(str(source), working_size=64)
+    existing = tmp_path / "taken.png"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(ImageError, match="already exists"):
+        colorizer.export(edit, existing)
+    assert existing.read_bytes() == b"keep me"
+    assert colorizer.export(edit, existing, overwrite=True) == existing
+    assert load_photo(existing).size == (90, 70)
+
+
+def test_probe_matches_the_preview(colorizer, edit, astronaut):
+    edit = replace(edit, references=(astronaut,))
+    preview = colorizer.preview(edit)
     W, H = preview.original_size
-    w, h = colorizer.working_size
+    h, w = preview.L.shape
+    held_lightness = None
     for x, y in [(0, 0), (W - 1, H - 1), (70, 33), (13.4, 80.9)]:
         u, v = int((x + 0.5) * w / W), int((y + 0.5) * h / H)
-        assert colorizer.predicted_ab_at(x, y) == pytest.approx(tuple(preview.ab[:, v, u]), abs=1e-5)
+        probe = colorizer.probe(edit, x, y)
+        assert probe.ab == pytest.approx(tuple(preview.ab[:, v, u]), abs=1e-5)
+        assert 0 <= probe.L <= 100 and probe.gamut.shape == (96, 96, 4) and probe.gamut.dtype == np.uint8
+        assert np.array_equal(probe.gamut, ab_plane_rgba(probe.L))
+        held_lightness = probe.L
+    assert held_lightness is not None
 
 
 def test_sixteen_bit_input_gives_sixteen_bit_output(colorizer, tmp_path, grey_photo_pixels):
-    pixels = grey_photo_pixels(70, 100).astype(np.uint16) * 257
-    colorizer.set_target(photo_from_array(pixels))
-    rendered = colorizer.render()
+    edit = Edit(colorizer.hold(grey_photo_pixels(70, 100).astype(np.uint16) * 257), working_size=64)
+    rendered = colorizer.render(edit)
     assert rendered.dtype == np.uint16 and rendered.shape == (70, 100, 3)
-    assert colorizer.render(max_side=50).dtype == np.uint8  # a display copy is 8-bit
-    out = colorizer.export(tmp_path / "deep.png")
+    assert colorizer.render(edit, max_side=50).dtype == np.uint8  # a display copy is 8-bit
+    out = colorizer.export(edit, tmp_path / "deep.png")
     assert load_photo(out).bit_depth == 16
 
 
-def test_render_for_display_is_scaled_down(colorizer):
-    shown = colorizer.render(max_side=72)
+def test_render_for_display_is_scaled_down(colorizer, edit):
+    shown = colorizer.render(edit, max_side=72)
     assert shown.shape == (48, 72, 3) and shown.dtype == np.uint8
 
 
-def test_render_progress_and_cancel(colorizer):
-    from core.api import Cancelled
-
+def test_render_progress_and_cancel(colorizer, edit):
     fractions = []
-    colorizer.render(progress=fractions.append)
+    colorizer.render(edit, progress=fractions.append)
     assert fractions and fractions[-1] == 1.0
     with pytest.raises(Cancelled):
-        colorizer.render(cancel=lambda: True)
+        colorizer.render(edit, cancel=lambda: True)
+    with pytest.raises(Cancelled):
+        colorizer.preview(edit, cancel=lambda: True)
 
 
-def test_snap_hint_and_palette(colorizer, astronaut):
-    hint = colorizer.snap_hint(Hint.from_rgb(5, 5, "#0000ff"))
-    assert np.hypot(*hint.ab) < np.hypot(*Hint.from_rgb(5, 5, "#0000ff").ab) + 1e-9
-    assert colorizer.reference_palette() == []
-    colorizer.add_reference(astronaut)
-    palette = colorizer.reference_palette(5)
+def test_palette(colorizer, edit, astronaut):
+    assert colorizer.palette(edit) == []
+    palette = colorizer.palette(replace(edit, references=(astronaut,)), 5)
     assert len(palette) == 5 and all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in palette)
 
 
-def test_no_target_is_a_clear_error(config, tiny_models):
-    session = Colorizer(config, tiny_models)
-    assert not session.has_target
-    with pytest.raises(RuntimeError, match="set_target"):
-        session.preview()
+def test_colour_helpers_for_the_picker():
+    assert ab_to_rgb8(100.0, (0.0, 0.0)) == (255, 255, 255)
+    a, b = rgb8_to_ab((0, 0, 255))
+    assert b < -100  # blue
+    snapped = snap_ab(60.0, (a, b))
+    assert np.hypot(*snapped) < np.hypot(a, b) + 1e-9
+    assert ab_to_rgb8(60.0, snapped) == ab_to_rgb8(60.0, snap_ab(60.0, snapped))
+
+
+def test_edit_without_a_photo_is_a_clear_error(colorizer):
+    with pytest.raises(EditError, match="no photo"):
+        colorizer.preview(Edit())
+
+
+def test_another_model_is_loaded_once(colorizer, edit):
+    colorizer.preview(replace(edit, model="other-model"))
+    colorizer.preview(replace(edit, model="other-model").with_hint(Hint(3, 3, (10.0, 10.0))))
+    assert colorizer.metadata["models"] == {"other-model": {"random": True}}
+    assert colorizer.stage_calls["precolorize"] == 1
 
 
 def test_working_size_never_upscales():
@@ -249,3 +321,14 @@ def test_config_validation():
     with pytest.raises(ValueError):
         ColorizerConfig(encoder="resnet")
     assert ColorizerConfig(encoder="vgg19").decoder_name == "decoder-vgg19"
+
+
+def test_config_from_options(monkeypatch, tmp_path):
+    monkeypatch.setenv("HEIRLOOM_ALLOW_RANDOM_WEIGHTS", "1")
+    config = ColorizerConfig.from_options(device="cpu", model=tmp_path / "c.pt", working_size=128, matching=False)
+    assert config.allow_random_weights and config.colornet == str(tmp_path / "c.pt") and config.working_size == 128
+    assert not config.match_references and config.content_aware and config.device == "cpu"
+    assert ColorizerConfig.from_options(allow_random_weights=False, match_scales=(1.0,)).match_scales == (1.0,)
+    assert ColorizerConfig.from_options() == ColorizerConfig(allow_random_weights=True)
+    with pytest.raises(TypeError):
+        ColorizerConfig.from_options(colour="red")

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -158,24 +159,24 @@ def test_folders_are_searched_recursively_only_when_asked(photos, tmp_path, caps
 
 def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, monkeypatch):
     seen = {}
-    original_set_hints = cli.Colorizer.set_hints
+    original_export = cli.Colorizer.export
 
-    def spy(self, hints):
-        seen["hints"] = list(hints)
-        seen["references"] = len(self.references)
-        seen["blend"] = self.blend
+    def spy(self, edit, path, *args, **kwargs):
+        seen["edit"] = edit
         seen["matching"] = (self.config.match_references, self.config.content_aware)
-        return original_set_hints(self, hints)
+        return original_export(self, edit, path, *args, **kwargs)
 
-    monkeypatch.setattr(cli.Colorizer, "set_hints", spy)
+    monkeypatch.setattr(cli.Colorizer, "export", spy)
     hints_file = tmp_path / "hints.json"
     hints_file.write_text(json.dumps({"hints": [{"x": 30, "y": 40, "ab": [10, -20], "radius": 5}, {"x": 1, "y": 2, "color": "#00ff00"}]}))
     code = run(photos / "chelsea.png", "-r", reference, "--blend", "0.6", "--hint", "100,120,#ff0000,6", "--hints-file", hints_file, "--size", 64)
     assert code == 0
-    assert seen["references"] == 1 and seen["blend"] == 0.6
-    assert seen["hints"][0] == Hint.from_rgb(100, 120, "#ff0000", 6)
-    assert seen["hints"][1] == Hint(30, 40, (10.0, -20.0), 5)
-    assert seen["hints"][2] == Hint.from_rgb(1, 2, "#00ff00")
+    edit = seen["edit"]
+    assert edit.reference_paths == (str(reference),) and edit.blend == 0.6
+    hints = [replace(h, id=0) for h in edit.hints]
+    assert hints[0] == Hint.from_rgb(100, 120, "#ff0000", 6)
+    assert hints[1] == Hint(30, 40, (10.0, -20.0), 5)
+    assert hints[2] == Hint.from_rgb(1, 2, "#00ff00")
     assert seen["matching"] == (True, True)
     assert run(photos / "chelsea.png", "-r", reference, "--no-matching", "--uniform-blend", "--size", 64, "-o", tmp_path / "plain.png") == 0
     assert seen["matching"] == (False, False)
@@ -310,3 +311,175 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     assert "\r[#####---------------] 1/2 a.jpg" in text
     assert "error: a.jpg: damaged\n" in text
     assert text.endswith("\r[##########----------] 2/2 b.jpg\n")
+
+
+# -- never lose a photo, never crash on a file (issue 11) ------------------------------------------
+
+
+def one_error_line(capsys) -> str:
+    """The command's stderr, which must be exactly one line and no traceback."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning: trained weights")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def own_reference(reference, tmp_path) -> Path:
+    copy = tmp_path / "ref.png"
+    shutil.copy(reference, copy)
+    return copy
+
+
+def test_an_existing_output_file_is_refused_and_kept(photos, tmp_path, capsys):
+    precious = tmp_path / "precious.png"
+    precious.write_bytes(b"irreplaceable")
+    assert run(photos / "chelsea.png", "-o", precious, "--size", 64) == 1
+    line = one_error_line(capsys)
+    assert line.startswith("error: ") and "precious.png already exists" in line and "--overwrite" in line
+    assert precious.read_bytes() == b"irreplaceable"
+
+
+def test_overwrite_replaces_an_existing_output_file(photos, tmp_path):
+    precious = tmp_path / "precious.png"
+    precious.write_bytes(b"an older result")
+    assert run(photos / "chelsea.png", "-o", precious, "--overwrite", "--size", 64) == 0
+    assert load_photo(precious).size == (451, 300)
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_the_reference_is_never_written_over_even_with_overwrite(photos, own_reference, capsys, overwrite):
+    original = own_reference.read_bytes()
+    assert run(photos / "chelsea.png", "-r", own_reference, "-o", own_reference, *overwrite, "--size", 64) == 1
+    assert "never writes over an original" in one_error_line(capsys)
+    assert own_reference.read_bytes() == original
+
+
+def test_the_photo_is_never_written_over_even_with_overwrite(photos, capsys):
+    photo = photos / "chelsea.png"
+    original = photo.read_bytes()
+    assert run(photo, "-o", photo, "--overwrite", "--size", 64) == 1
+    assert "never writes over an original" in one_error_line(capsys)
+    assert photo.read_bytes() == original
+
+
+def test_overwrite_replaces_earlier_results_in_a_folder_but_no_input(photos, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "chelsea-colour.png").write_bytes(b"old")
+    assert run(photos / "chelsea.png", "-o", out, "--size", 64) == 0
+    assert (out / "chelsea-colour.png").read_bytes() == b"old" and (out / "chelsea-colour-1.png").is_file()
+    assert run(photos / "chelsea.png", "-o", out, "--overwrite", "--size", 64) == 0
+    assert (out / "chelsea-colour.png").read_bytes() != b"old"
+    assert not (out / "chelsea-colour-2.png").exists()
+
+
+def test_two_photos_with_one_result_name_both_keep_their_result(photos, tmp_path, capsys):
+    twin = photos / "chelsea.jpg"
+    Image.open(photos / "chelsea.png").convert("L").save(twin)
+    out = tmp_path / "out"
+    assert run(photos / "chelsea.png", twin, "-o", out, "--format", "png", "--size", 64) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["chelsea-colour-1.png", "chelsea-colour.png"]
+    err = capsys.readouterr().err
+    assert "note: " in err and "chelsea.jpg" in err and "chelsea-colour-1.png" in err
+
+
+def test_an_unwritable_output_folder_is_found_before_anything_is_computed(photos, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the networks were loaded before the output folder was checked")
+
+    monkeypatch.setattr(cli, "load_models", must_not_run)
+    assert run(photos / "chelsea.png", "-o", blocker / "out", "--size", 64) == 1
+    line = one_error_line(capsys)
+    assert line.startswith("error: ") and "cannot be written" in line and str(blocker) in line
+
+
+@pytest.mark.parametrize(
+    "hint, problem",
+    [
+        ("10,20,#ff0000,nan", "radius"),
+        ("10,20,#ff0000,inf", "radius"),
+        ("10,20,#ff0000,1e308", "radius"),
+        ("nan,20,#ff0000", "x"),
+        ("10,1e400,#ff0000", "y"),
+    ],
+)
+def test_hints_that_are_not_finite_or_too_large_are_usage_errors(photos, capsys, hint, problem):
+    assert run(photos / "chelsea.png", "--hint", hint, "--size", 64) == 2
+    line = one_error_line(capsys)
+    assert problem in line and "X,Y,#RRGGBB" in line
+    assert not list(photos.glob("*-colour*"))
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"hints": [{"x": 1, "y": 2, "ab": [1e300, 0]}]}', "hint 1 is invalid"),
+        ('{"hints": [{"x": 1, "y": 2, "ab": [NaN, 0]}]}', "NaN"),
+        ('{"hints": [{"x": 1, "y": 2, "color": "#ff0000", "radius": Infinity}]}', "Infinity"),
+        ('{"hints": [{"x": 1, "y": 2, "color": "#ff0000", "radius": 1e308}]}', "radius"),
+        ('{"hints": [{"x": 1, "y": 2, "color": [1, 2, 3]}]}', "colour"),
+        ('{"hints": [{"x": 1e400, "y": 2, "ab": [1, 2]}]}', "hint 1 is invalid"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_bad_numbers_and_deep_nesting_in_hints_files_are_usage_errors(tmp_path, photos, capsys, content, problem):
+    path = tmp_path / "hints.json"
+    path.write_text(content)
+    assert run(photos / "chelsea.png", "--hints-file", path, "--size", 64) == 2
+    line = one_error_line(capsys)
+    assert problem in line and str(path) in line
+
+
+def test_hints_outside_the_photo_are_named_and_left_out(photos, tmp_path, monkeypatch, capsys):
+    seen = {}
+    original_export = cli.Colorizer.export
+
+    def spy(self, edit, path, *args, **kwargs):
+        seen["hints"] = edit.hints
+        return original_export(self, edit, path, *args, **kwargs)
+
+    monkeypatch.setattr(cli.Colorizer, "export", spy)
+    args = ["--hint", "10,20,#ff0000", "--hint", "5000,20,#00ff00", "--hint", "10,-3,#0000ff"]
+    assert run(photos / "chelsea.png", *args, "--size", 64) == 0
+    assert [(h.x, h.y) for h in seen["hints"]] == [(10.0, 20.0)]
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 2
+    assert "hint 2 at (5000, 20)" in notes[0] and "451x300" in notes[0] and "chelsea.png" in notes[0]
+    assert "hint 3 at (10, -3)" in notes[1]
+
+
+def _save_colornet(path: Path, model_args: dict, width: float = 0.125) -> Path:
+    from core.models import ColorNet
+    from core.weights import save_weights
+
+    return save_weights(path, "colornet", model_args, ColorNet(width=width).state_dict()).file
+
+
+@pytest.mark.parametrize(
+    "model_args, width, problem",
+    [
+        ({"width": 0.25}, 0.125, "does not fit"),
+        ({"width": 0.125, "colour_magic": 3}, 0.125, "cannot build"),
+    ],
+)
+def test_a_personal_model_that_does_not_fit_is_one_clear_error(photos, tmp_path, capsys, model_args, width, problem):
+    weights = _save_colornet(tmp_path / "mine.pt", model_args, width)
+    assert run(photos / "chelsea.png", "--model", weights, "--size", 64) == 1
+    line = one_error_line(capsys)
+    assert line.startswith("error: ") and problem in line and str(weights) in line
+
+
+def test_a_malformed_manifest_entry_is_one_clear_error(photos, monkeypatch, capsys, tmp_path):
+    from core.weights import user_weights_dir
+
+    folder = user_weights_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"colornet": {"sha256": "00"}}))
+    monkeypatch.delenv(cli.RANDOM_WEIGHTS_ENV)
+    assert run(photos / "chelsea.png", "--size", 64) == 1
+    line = one_error_line(capsys)
+    assert "manifest.json" in line and "'colornet'" in line and "repair" in line

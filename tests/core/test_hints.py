@@ -9,6 +9,7 @@ import pytest
 import skimage.color
 import torch
 
+from core.edit import EditError
 from core.hints import MAX_RADIUS, Hint, parse_rgb, rasterize_hints, sample_hints_from_ab, snap_hint_to_gamut
 
 
@@ -125,10 +126,13 @@ def test_parse_rgb_triples():
         dict(x=0, y=0, ab=(0, 0, 0)),
         dict(x=0, y=0, ab=(float("nan"), 0)),
         dict(x=0, y=0, ab=(0, 0), radius=-1),
+        dict(x=0, y=0, ab=(0, 0), radius=MAX_RADIUS + 1),  # radius is in [0, 32] original pixels
+        dict(x=0, y=0, ab=(129, 0)),  # a and b are in [-128, 128]
+        dict(x=0, y=0, ab=(0, -129)),
     ],
 )
 def test_invalid_hints_raise(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(EditError):  # an EditError is a ValueError
         Hint(**kwargs)
 
 
@@ -136,11 +140,13 @@ def test_dict_round_trip_and_edits():
     hint = Hint(1.5, 2.5, (10, -20), radius=3)
     assert hint.ab == (10.0, -20.0) and isinstance(hint.ab[0], float)
     assert Hint.from_dict(hint.to_dict()) == hint
-    from_colour = Hint.from_dict({"x": 4, "y": 5, "color": "#00ff00"})
-    assert from_colour.radius == 2.0 and from_colour.ab[0] < -80
+    assert Hint.from_dict({"x": 4, "y": 5, "ab": [-86, 83]}).radius == 2.0  # the default radius
     assert hint.moved(7, 8).x == 7 and hint.recoloured((1, 2)).ab == (1.0, 2.0)
     assert hint.resized(1000).radius == MAX_RADIUS and hint.resized(-3).radius == 0
-    with pytest.raises(KeyError):
+    # The JSON form holds ab; a "color" (the CLI's hints-file form) is converted by that reader.
+    with pytest.raises(EditError, match="lacks ab"):
+        Hint.from_dict({"x": 4, "y": 5, "color": "#00ff00"})
+    with pytest.raises(EditError, match="lacks ab"):
         Hint.from_dict({"x": 1, "y": 2})
 
 

@@ -23,7 +23,6 @@ from core.imageio import (
     OverwriteError,
     Photo,
     UnreadableImageError,
-    atomic_write_bytes,
     is_supported_image,
     load_photo,
     photo_from_array,
@@ -737,28 +736,6 @@ def test_save_rejects_bad_arrays(tmp_path):
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def test_atomic_write_bytes_replaces_whole_file(tmp_path):
-    target = tmp_path / "session.json"
-    atomic_write_bytes(target, b'{"version": 1}')
-    atomic_write_bytes(target, b'{"version": 2}')
-    assert target.read_bytes() == b'{"version": 2}'
-    assert listing(tmp_path) == ["session.json"]
-
-
-def test_atomic_write_bytes_cleans_up_after_failure(tmp_path, monkeypatch):
-    target = tmp_path / "session.json"
-    target.write_bytes(b"old")
-
-    def refuse(source, destination):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(imageio.os, "replace", refuse)
-    with pytest.raises(PermissionError):
-        atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert listing(tmp_path) == ["session.json"]
 
 
 @pytest.mark.parametrize(

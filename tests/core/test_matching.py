@@ -10,7 +10,7 @@ import pytest
 import skimage.data
 import torch
 
-from core.api import Colorizer, ColorizerConfig
+from core.api import Colorizer, ColorizerConfig, Edit, Reference
 from core.color import rgb_to_lab
 from core.matching import Matches, clearance, content_descriptors, content_strength, correspondence_hints, descriptor_taps, match
 from core.models import VGG19Encoder
@@ -137,33 +137,31 @@ def test_clearance_covers_the_neighbourhood_of_matched_cells():
 # --- in the session ---------------------------------------------------------------------------
 
 
-def test_matching_stages_are_cached(tiny_models, scene):
-    from core.imageio import photo_from_array
+def session_edit(session: Colorizer, target: np.ndarray, *references: np.ndarray, **fields) -> Edit:
+    """An edit of ``target``'s true lightness with ``references``, at the session's working size."""
+    photo = session.hold(lab_of(target)[0, 0].numpy(), "target")
+    held = tuple(Reference(session.hold(r, f"reference-{i}")) for i, r in enumerate(references))
+    return Edit(photo, held, working_size=session.config.working_size, model=session.config.colornet, **fields)
 
+
+def test_matching_stages_are_cached(tiny_models, scene):
     image, target, reference = scene
     session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
-    session.set_target(photo_from_array(target))
-    session.add_reference(reference)
-    session.preview()
+    edit = replace(session_edit(session, target, reference), photo=session.hold(target, "grey photo"))
+    session.preview(edit)
     calls = session.stage_calls
     assert calls["describe_target"] == 1 and calls["describe_reference"] == 1 and calls["match"] == 1
-    session.set_blend(0.5)
-    session.set_hints([])
-    session.preview()
+    preview = session.preview(replace(edit, blend=0.5, hints=()))
     assert calls["describe_target"] == 1 and calls["match"] == 1  # the blend does not change what matches
-    assert session.match_coverage() > 0.5
+    assert preview.coverage > 0.5
 
 
 def test_coverage_tells_a_related_from_an_unrelated_reference(tiny_models, scene):
     _, target, reference = scene
     session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
-    session.set_target_lightness(lab_of(target)[0, 0].numpy())
-    assert session.match_coverage() == 0.0  # no reference
-    session.add_reference(reference)
-    related = session.match_coverage()
-    session.clear_references()
-    session.add_reference(skimage.data.coffee()[::3, ::3].copy())
-    unrelated = session.match_coverage()
+    assert session.preview(session_edit(session, target)).coverage == 0.0  # no reference
+    related = session.preview(session_edit(session, target, reference)).coverage
+    unrelated = session.preview(session_edit(session, target, skimage.data.coffee()[::3, ::3].copy())).coverage
     assert related > 0.5 and unrelated < 0.05
 
 
@@ -176,27 +174,22 @@ def test_matching_at_several_sizes_finds_a_rescaled_reference(tiny_models, scene
     for scales in ((1.0,), (0.8, 1.0, 1.25)):
         config = ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True, match_scales=scales)
         session = Colorizer(config, tiny_models)
-        session.set_target_lightness(lab_of(target)[0, 0].numpy())
-        session.add_reference(smaller)
-        coverage[scales] = session.match_coverage()
+        coverage[scales] = session.preview(session_edit(session, target, smaller)).coverage
     assert coverage[(0.8, 1.0, 1.25)] > coverage[(1.0,)] + 0.1
 
 
 def test_content_matching_can_be_switched_off_and_on(tiny_models, scene):
     _, target, reference = scene
     session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
-    session.set_target_lightness(lab_of(target)[0, 0].numpy())
-    session.add_reference(reference)
-    matched = session.preview().ab
+    edit = session_edit(session, target, reference)
+    matched = session.preview(edit).ab
     before = dict(session.stage_calls)
-    session.set_content_matching(False)  # the paper's pipeline
-    assert not session.content_matching and session.match_coverage() == 0.0
-    plain = session.preview().ab
-    assert not np.allclose(matched, plain)
-    session.set_content_matching(True)
-    assert np.allclose(session.preview().ab, matched, atol=1e-5)
+    plain = session.preview(replace(edit, match_content=False))  # the paper's pipeline
+    assert plain.coverage == 0.0
+    assert not np.allclose(matched, plain.ab)
+    assert np.allclose(session.preview(edit).ab, matched, atol=1e-5)
     calls = session.stage_calls
-    assert calls["transfer"] == before["transfer"] + 2 and calls["colorize"] == before["colorize"] + 2
+    assert calls["transfer"] == before["transfer"] + 1 and calls["colorize"] == before["colorize"] + 1  # on again: cached
     assert calls["match"] == before["match"] and calls["describe_reference"] == before["describe_reference"]
 
 
@@ -220,10 +213,7 @@ def shipped_session():
 def overlap_error(session: Colorizer, target: np.ndarray, reference: np.ndarray) -> float:
     """Mean ab error of the result where the reference shows the target (its right 2/3)."""
     truth = lab_of(target)[0]
-    session.set_target_lightness(truth[0].numpy())
-    session.clear_references()
-    session.add_reference(reference)
-    ab = session.preview().ab
+    ab = session.preview(session_edit(session, target, reference)).ab
     return float(np.abs(ab - truth[1:].numpy())[:, :, target.shape[1] // 3 :].mean())
 
 
@@ -231,9 +221,5 @@ def test_a_reference_of_the_same_scene_gives_its_own_colours(shipped_session):
     image = skimage.data.astronaut()[::2, ::2].copy()  # 256 x 256
     target, reference = image[:, :192], image[:, 64:]
     with_matching = overlap_error(shipped_session, target, reference)
-    shipped_session.config = replace(shipped_session.config, match_references=False)
-    try:
-        without = overlap_error(shipped_session, target, reference)
-    finally:
-        shipped_session.config = replace(shipped_session.config, match_references=True)
+    without = overlap_error(Colorizer(replace(shipped_session.config, match_references=False), shipped_session.models), target, reference)
     assert with_matching < 0.6 * without

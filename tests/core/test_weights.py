@@ -207,3 +207,50 @@ def test_a_wrong_vgg19_file_is_a_weights_error(content):
         path.write_bytes(content)
     with pytest.raises(WeightsError, match="VGG19 weights file"):
         load_models(ColorizerConfig(device="cpu", encoder="vgg19", allow_random_weights=True))
+
+
+# -- damaged manifests and weights that do not fit: one sentence naming the file ------------------
+
+
+@pytest.mark.parametrize(
+    "manifest, problem",
+    [
+        ('{"mine": {"sha256": "00"}}', "'file'"),
+        ('{"mine": "colornet.pt"}', "not an object"),
+        ('{"mine": {"file": ["a"]}}', "'file'"),
+        ('{"mine": {"file": "../../etc/passwd"}}', "'file'"),
+        ('{"mine": {"file": "a.pt", "metadata": 3}}', "'metadata'"),
+        ('{"mine": {"file": "a.pt", "kind": 7}}', "'kind'"),
+        ('["mine"]', "not a list of weights"),
+        ("[" * 100_000, "unreadable"),
+    ],
+)
+def test_a_broken_manifest_entry_is_a_weights_error_naming_the_file(tmp_path, manifest, problem):
+    (tmp_path / "manifest.json").write_text(manifest)
+    with pytest.raises(WeightsError, match=problem) as caught:
+        list_weights([tmp_path])
+    assert str(tmp_path / "manifest.json") in str(caught.value)
+
+
+def test_weights_with_unreadable_model_args_or_tensors_are_refused(tmp_path):
+    for name, payload in {
+        "args.pt": {"format": FORMAT, "kind": "colornet", "model_args": [1], "state_dict": {}},
+        "state.pt": {"format": FORMAT, "kind": "colornet", "model_args": {}, "state_dict": {"w": 3}},
+    }.items():
+        torch.save(payload, tmp_path / name)
+        with pytest.raises(WeightsError, match=name):
+            load_weights(tmp_path / name, kind="colornet")
+
+
+@pytest.mark.parametrize(
+    "model_args, problem",
+    [({"width": 0.25}, "does not fit"), ({"width": 0.125, "sparkle": True}, "cannot build"), ({"width": "wide"}, "cannot build")],
+)
+def test_build_model_names_the_file_that_does_not_fit(tmp_path, model_args, problem):
+    from core.weights import build_model
+
+    record = save_weights(tmp_path / "mine.pt", "colornet", model_args, ColorNet(width=0.125).state_dict())
+    data = load_weights(record.file, kind="colornet")
+    with pytest.raises(WeightsError, match=problem) as caught:
+        build_model(ColorNet, data, record.file)
+    assert str(record.file) in str(caught.value) and "\n" not in str(caught.value)

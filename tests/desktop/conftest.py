@@ -72,7 +72,7 @@ def fake_factory():
     made: list[FakeColorizer] = []
 
     def factory(options):
-        colorizer = FakeColorizer(options)
+        colorizer = FakeColorizer(options)  # the worker builds it through a factory of EngineOptions
         made.append(colorizer)
         return colorizer
 
@@ -84,7 +84,7 @@ def fake_factory():
 def make_window(qtbot, settings, tmp_path, fake_factory):
     """A main window on the fake colorizer; closed (and its worker thread stopped) after the test."""
     from desktop.main_window import MainWindow
-    from desktop.model import EngineOptions
+    from desktop.settings import EngineOptions
 
     windows = []
 
@@ -128,14 +128,19 @@ def wait_opened(qtbot, window, timeout=10_000):
     """Wait until the photo being opened is on the canvas."""
 
     def done():
-        assert window.has_photo and window._open_tag is None
+        assert window.has_photo and window.opening is None
 
     qtbot.waitUntil(done, timeout=timeout)
 
 
 def wait_job(qtbot, window, tag, timeout=10_000):
     """Wait until a long job (export, batch) has finished and its progress dialog is gone."""
-    qtbot.waitUntil(lambda: tag not in window._jobs, timeout=timeout)
+    qtbot.waitUntil(lambda: tag not in window.jobs.jobs, timeout=timeout)
+
+
+def settle(qtbot, window, timeout=10_000):
+    """Wait until the worker has answered every probe (a new hint's colour settles in then)."""
+    qtbot.waitUntil(lambda: not window.jobs.of_kind("probe"), timeout=timeout)
 
 
 def wait_for_preview(qtbot, window, timeout=10_000):
@@ -150,7 +155,7 @@ def wait_for_preview(qtbot, window, timeout=10_000):
 def pin(qtbot, window, *paths):
     """Pin references and wait until the worker has checked them and the edit holds them.
 
-    (Waiting on the worker's signal alone is not enough: pytest-qt's wait runs in the worker thread,
-    before the window's queued slot.)"""
+    (Waiting on the worker's signal alone is not enough: a directly connected receiver runs in the
+    worker thread, before the window's queued slot.)"""
     window.add_references([str(p) for p in paths])
-    qtbot.waitUntil(lambda: all(str(p) in window.session.reference_paths for p in paths), timeout=10_000)
+    qtbot.waitUntil(lambda: all(str(p) in window.edit.reference_paths for p in paths), timeout=10_000)

@@ -40,11 +40,28 @@ def test_version_and_dispatch_never_import_qt():
     code = (
         "import sys; from desktop.app import main, build_parser; "
         "main(['--version']); build_parser().parse_args(['photo.jpg', '-r', 'a.jpg', '--demo']); "
-        "import desktop.model, desktop.selftest; "
+        "import core.edit, desktop.selftest; "
         "sys.exit(1 if any(m.startswith('PySide6') for m in sys.modules) else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ('{"format": "heirloom-session/1", "photo": "a.jpg", "working_size": 1e400}', "working size"),
+        ('{"format": "heirloom-edit/2", "photo": "a.jpg", "references": [{"path": "r.jpg", "weight": NaN}]}', "NaN"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"format": "heirloom-edit/2"}', "names no photo"),
+    ],
+)
+def test_a_bad_edit_file_is_one_line_and_exit_1(tmp_path, capsys, content, says):
+    path = tmp_path / "bad.heirloom.json"
+    path.write_text(content)
+    assert app.main(["--session", str(path)]) == 1  # before any window (no Qt, no abort)
+    err = capsys.readouterr().err
+    assert err.startswith("heirloom: ") and err.count("\n") == 1 and says in err
 
 
 def test_random_weights_only_on_request(monkeypatch):

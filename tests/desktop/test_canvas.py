@@ -74,30 +74,30 @@ def test_click_outside_the_photo_adds_nothing(canvas, qtbot):
 def test_marker_press_drag_and_release(canvas, qtbot):
     canvas.set_zoom(2.0)
     canvas.centerOn(QPointF(100, 100))
-    canvas.set_markers([Marker(90, 95, 2, (200, 30, 30))])
+    canvas.set_markers([Marker(90, 95, 2, (200, 30, 30), id=7)])
     moved = []
     canvas.hint_moved.connect(lambda *args: moved.append(args))
     start = view_point(canvas, 90, 95)
     with qtbot.waitSignal(canvas.hint_pressed) as pressed:
         qtbot.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start)
-    assert pressed.args == [0]
+    assert pressed.args == [7]  # hints are named by id, not by place in a list
     qtbot.mouseMove(canvas.viewport(), view_point(canvas, 100, 97))
     qtbot.mouseMove(canvas.viewport(), view_point(canvas, 110, 99))
     with qtbot.waitSignal(canvas.hint_released):
         qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(canvas, 110, 99))
-    assert moved[-1] == (0, 110.0, 99.0)
+    assert moved[-1] == (7, 110.0, 99.0)
 
 
 def test_right_click_removes_and_wheel_resizes_the_hint_under_the_cursor(canvas, qtbot):
     canvas.set_zoom(1.0)
     canvas.centerOn(QPointF(60, 60))
-    canvas.set_markers([Marker(50, 50, 3, (0, 0, 255)), Marker(70, 60, 2, (0, 255, 0))])
+    canvas.set_markers([Marker(50, 50, 3, (0, 0, 255), id=4), Marker(70, 60, 2, (0, 255, 0), id=9)])
     with qtbot.waitSignal(canvas.hint_removed) as removed:
         qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, pos=view_point(canvas, 70, 60))
-    assert removed.args == [1]
+    assert removed.args == [9]
     with qtbot.waitSignal(canvas.hint_resized) as resized:
         _wheel(canvas, view_point(canvas, 50, 50), 120)
-    assert resized.args == [0, 4.0]
+    assert resized.args == [4, 4.0]
 
 
 def _wheel(canvas, pos, delta):
@@ -124,7 +124,7 @@ def test_wheel_elsewhere_zooms_and_fit_and_actual_size(canvas, qtbot):
 
 def test_markers_stay_readable_and_can_be_hidden(canvas, qtbot):
     canvas.set_zoom(0.5)
-    canvas.set_markers([Marker(150, 100, 0, (255, 255, 255))], selected=0)
+    canvas.set_markers([Marker(150, 100, 0, (255, 255, 255), id=1)], selected=1)
     canvas.viewport().repaint()
     image = canvas.viewport().grab().toImage()
     centre = view_point(canvas, 150, 100)

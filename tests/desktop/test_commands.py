@@ -1,19 +1,19 @@
-"""Undo commands: each edit is one step, undo/redo restore the exact session, gestures merge."""
+"""Undo commands: each edit is one step, undo/redo restore the exact edit, gestures merge, and hints
+are named by id."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QUndoStack
 
-from core.hints import Hint
+from core.edit import Edit, Hint, Reference
 from desktop import commands
-from desktop.document import SessionDocument
-from desktop.model import EditSession, ReferenceEntry
+from desktop.document import EditDocument
 
 
 @pytest.fixture
 def doc(qapp):
-    return SessionDocument(EditSession("/photo.jpg", blend=0.5))
+    return EditDocument(Edit("/photo.jpg", blend=0.5))
 
 
 @pytest.fixture
@@ -22,46 +22,71 @@ def stack(qapp):
 
 
 def test_every_edit_undoes_and_redoes_exactly(doc, stack):
-    states = [doc.session]
+    states = [doc.edit]
     edits = [
         lambda: commands.AddHint(doc, Hint(10, 10, (20, 30), 2)),
         lambda: commands.AddHint(doc, Hint(50, 40, (-10, 5), 4)),
-        lambda: commands.MoveHint(doc, 0, 12, 13, commands.new_gesture()),
-        lambda: commands.RecolourHint(doc, 1, (33.5, -7.25)),
-        lambda: commands.ResizeHint(doc, 0, 6),
+        lambda: commands.MoveHint(doc, 1, 12, 13, commands.new_gesture()),
+        lambda: commands.RecolourHint(doc, 2, (33.5, -7.25)),
+        lambda: commands.ResizeHint(doc, 1, 6),
         lambda: commands.AddReference(doc, "/refs/a.jpg"),
         lambda: commands.AddReference(doc, "/refs/b.jpg"),
         lambda: commands.RemoveReference(doc, "/refs/a.jpg"),
         lambda: commands.SetBlend(doc, 0.8),
         lambda: commands.SetWorkingSize(doc, 512),
-        lambda: commands.RemoveHint(doc, 0),
+        lambda: commands.RemoveHint(doc, 1),
         lambda: commands.UseAutomatic(doc),
         lambda: commands.ClearHints(doc),
     ]
     for make in edits:
         stack.push(make())
-        states.append(doc.session)
+        states.append(doc.edit)
     assert stack.count() == len(edits)
-    assert doc.session.hints == () and doc.session.references == () and doc.session.working_size == 512
+    assert doc.edit.hints == () and doc.edit.references == () and doc.edit.working_size == 512
     for i in range(len(edits), 0, -1):
         stack.undo()
-        assert doc.session == states[i - 1]
+        assert doc.edit == states[i - 1]
     for i in range(1, len(edits) + 1):
         stack.redo()
-        assert doc.session == states[i]
+        assert doc.edit == states[i]
+
+
+def test_hints_are_named_by_id_so_a_removal_shifts_nothing(doc, stack):
+    for x in (1, 2, 3):
+        stack.push(commands.AddHint(doc, Hint(x, x, (1, 1))))
+    assert [h.id for h in doc.edit.hints] == [1, 2, 3]
+    stack.push(commands.RemoveHint(doc, 1))
+    stack.push(commands.MoveHint(doc, 3, 30, 30, commands.new_gesture()))
+    assert [(h.id, h.x) for h in doc.edit.hints] == [(2, 2), (3, 30)]
+    stack.undo()
+    stack.undo()
+    stack.push(commands.AddHint(doc, Hint(9, 9, (1, 1))))
+    assert [h.id for h in doc.edit.hints] == [1, 2, 3, 4]  # an id is never given twice
+
+
+def test_a_new_hints_colour_settles_without_an_undo_step(doc, stack):
+    stack.push(commands.AddHint(doc, Hint(5, 5, (0, 0))))
+    stack.push(commands.MoveHint(doc, 1, 6, 6, commands.new_gesture()))  # moved before the colour came
+    commands.settle_hint_colour(stack, doc, 1, (0, 0), (12.5, -3.0))
+    assert stack.count() == 2 and doc.edit.hint(1).ab == (12.5, -3.0)
+    stack.undo()
+    assert (doc.edit.hint(1).x, doc.edit.hint(1).ab) == (5, (12.5, -3.0))  # as if added with it
+    stack.undo()
+    stack.redo()
+    assert doc.edit.hint(1).ab == (12.5, -3.0)
 
 
 def test_a_drag_is_one_undo_step(doc, stack):
     stack.push(commands.AddHint(doc, Hint(0, 0, (1, 1))))
     gesture = commands.new_gesture()
     for x in range(1, 30):
-        stack.push(commands.MoveHint(doc, 0, x, x // 2, gesture))
+        stack.push(commands.MoveHint(doc, 1, x, x // 2, gesture))
     assert stack.count() == 2
-    assert (doc.session.hints[0].x, doc.session.hints[0].y) == (29, 14)
+    assert (doc.edit.hints[0].x, doc.edit.hints[0].y) == (29, 14)
     stack.undo()
-    assert (doc.session.hints[0].x, doc.session.hints[0].y) == (0, 0)
-    stack.push(commands.MoveHint(doc, 0, 5, 5, commands.new_gesture()))
-    stack.push(commands.MoveHint(doc, 0, 6, 6, commands.new_gesture()))
+    assert (doc.edit.hints[0].x, doc.edit.hints[0].y) == (0, 0)
+    stack.push(commands.MoveHint(doc, 1, 5, 5, commands.new_gesture()))
+    stack.push(commands.MoveHint(doc, 1, 6, 6, commands.new_gesture()))
     assert stack.count() == 3  # separate drags stay separate steps
 
 
@@ -69,10 +94,10 @@ def test_blend_slider_gesture_merges_and_a_return_to_start_vanishes(doc, stack):
     gesture = commands.new_gesture()
     for value in (0.55, 0.6, 0.7, 0.9):
         stack.push(commands.SetBlend(doc, value, gesture))
-    assert stack.count() == 1 and doc.session.blend == 0.9
+    assert stack.count() == 1 and doc.edit.blend == 0.9
     assert stack.command(0).text() == "Reference strength 90%"
     stack.push(commands.SetBlend(doc, 0.5, gesture))  # dragged back to where it started
-    assert stack.count() == 0 and doc.session.blend == 0.5
+    assert stack.count() == 0 and doc.edit.blend == 0.5
 
 
 def test_keyboard_blend_steps_are_separate(doc, stack):
@@ -88,21 +113,21 @@ def test_wheel_resizes_of_one_hint_merge_within_a_burst(doc, stack, monkeypatch)
     monkeypatch.setattr(commands.time, "monotonic", lambda: clock[0])
     for radius in (3, 4, 5):
         clock[0] += 0.2
-        stack.push(commands.ResizeHint(doc, 0, radius))
+        stack.push(commands.ResizeHint(doc, 1, radius))
     assert stack.count() == 3
-    stack.push(commands.ResizeHint(doc, 1, 7))  # another hint: a new step
+    stack.push(commands.ResizeHint(doc, 2, 7))  # another hint: a new step
     clock[0] += 5
-    stack.push(commands.ResizeHint(doc, 1, 8))  # long after: a new step
+    stack.push(commands.ResizeHint(doc, 2, 8))  # long after: a new step
     assert stack.count() == 5
-    assert [h.radius for h in doc.session.hints] == [5, 8]
+    assert [h.radius for h in doc.edit.hints] == [5, 8]
 
 
 def test_recolour_drag_in_the_gamut_merges(doc, stack):
     stack.push(commands.AddHint(doc, Hint(0, 0, (1, 1))))
     gesture = commands.new_gesture()
     for a in range(10):
-        stack.push(commands.RecolourHint(doc, 0, (a, -a), gesture))
-    assert stack.count() == 2 and doc.session.hints[0].ab == (9, -9)
+        stack.push(commands.RecolourHint(doc, 1, (a, -a), gesture))
+    assert stack.count() == 2 and doc.edit.hints[0].ab == (9, -9)
 
 
 def test_document_reports_only_changed_fields(doc):
@@ -110,5 +135,5 @@ def test_document_reports_only_changed_fields(doc):
     doc.changed.connect(seen.append)
     doc.set_blend(0.5)
     doc.set_blend(0.25)
-    doc.set_references((ReferenceEntry("/r.jpg"),))
+    doc.set_references((Reference("/r.jpg"),))
     assert seen == [frozenset({"blend"}), frozenset({"references"})]

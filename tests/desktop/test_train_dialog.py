@@ -66,7 +66,7 @@ def test_training_runs_in_the_worker_and_offers_the_model(make_window, qtbot, ph
     trainer = fake_trainer()
     window = make_window(trainer=trainer)
     window.actions_by_name["train"].trigger()
-    dialog = window._train_dialog
+    dialog = window.train_dialog
     assert dialog.isVisible()
     dialog.folder_edit.setText(str(photos["folder"]))
     dialog.name_edit.setText("Family 1950s")
@@ -89,8 +89,8 @@ def test_training_runs_in_the_worker_and_offers_the_model(make_window, qtbot, ph
 
 def test_training_can_be_stopped(make_window, qtbot, photos):
     window = make_window(trainer=fake_trainer(pause=0.02))
-    window._on_train()
-    dialog = window._train_dialog
+    window.actions_by_name["train"].trigger()
+    dialog = window.train_dialog
     dialog.folder_edit.setText(str(photos["folder"]))
     dialog.steps_spin.setValue(5000)
     dialog.start_button.click()
@@ -102,10 +102,12 @@ def test_training_can_be_stopped(make_window, qtbot, photos):
 
 
 def test_missing_training_module_gives_a_clear_message(make_window, qtbot, photos, monkeypatch):
+    from desktop.app import finetune_trainer  # what the app injects
+
     monkeypatch.setitem(sys.modules, "training.finetune", None)  # import fails
-    window = make_window()
-    window._on_train()
-    dialog = window._train_dialog
+    window = make_window(trainer=finetune_trainer)
+    window.actions_by_name["train"].trigger()
+    dialog = window.train_dialog
     dialog.folder_edit.setText(str(photos["folder"]))
     dialog.start_button.click()
     qtbot.waitUntil(lambda: not dialog.running, timeout=10_000)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.models import ColorNet, EfficientNetLite0Encoder, TransferDecoder
 from core.weights import load_weights, save_weights
@@ -247,3 +249,56 @@ def test_repeat_oversamples_a_folder_in_the_training_slice_only(small_config):
     assert set(weighted.sampler.indices.tolist()) == set(plain.sampler.indices.tolist())
     with pytest.raises(ValueError, match="repeats"):
         Trainer(ColorNetTask(config := small_config(ColorNetConfig, "bad", steps=1, repeat="ast")), config).run()
+
+
+def test_cli_names_the_skipped_files(photo_library, tmp_path, capsys):
+    library = tmp_path / "library"
+    shutil.copytree(photo_library, library)
+    (library / "ast" / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
+    Image.new("L", (80, 80), 128).convert("RGB").save(library / "grey.png")
+    assert cli.main(_cli_args(library, tmp_path / "run", "--steps", "1")) == 0
+    out = capsys.readouterr().out
+    assert f"skipped {library / 'ast' / 'broken.jpg'}: unreadable" in out
+    assert f"skipped {library / 'grey.png'}: near-grayscale" in out
+
+
+def test_cli_ctrl_c_saves_the_checkpoint_says_where_and_exits_130(photo_library, tmp_path, monkeypatch, capsys):
+    def interrupted(progress: Progress) -> None:
+        if progress.losses:
+            raise KeyboardInterrupt  # as Ctrl-C does, from inside the progress report
+
+    monkeypatch.setattr(cli, "print_progress", interrupted)
+    run = tmp_path / "run"
+    assert cli.main(_cli_args(photo_library, run, "--steps", "5")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted at step 1" in err and str(run / "last.pt") in err and "--resume" in err
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
+
+
+@pytest.mark.parametrize(
+    "option, value, problem",
+    [
+        ("--batch-size", "0", "--batch-size must be at least 1"),
+        ("--steps", "-3", "--steps must be at least 1"),
+        ("--lr", "nan", "--lr must be a finite number"),
+        ("--lr", "0", "--lr must be above 0"),
+        ("--crop", "4", "--crop must be at least 16"),
+        ("--cache-size", "20", "--cache-size (20) must be at least --crop (32)"),
+        ("--no-hint-share", "2", "share from 0 to 1"),
+    ],
+)
+def test_cli_nonsense_numbers_are_usage_errors(photo_library, tmp_path, capsys, option, value, problem):
+    args = _cli_args(photo_library, tmp_path / "run", "--steps", "1")
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert problem in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_finetune_batch_size_zero_is_a_usage_error(tmp_path, capsys):
+    assert cli.main(["finetune", "--photos", str(tmp_path), "--batch-size", "0"]) == 2
+    assert "--batch-size must be at least 1" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import types
 
 import numpy as np
@@ -16,6 +15,7 @@ from core.color import lab_to_rgb, rgb_to_lab
 from training import evaluate as ev
 from training.baselines import GrayMethod, NearestHintMethod, PatchHint, ReinhardMethod
 from training.metrics import PSNR_CAP_DB, colorfulness, psnr, ssim
+from training.reference_modes import AutomaticMethod, transformed_reference
 
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
@@ -275,7 +275,7 @@ def test_evaluate_returns_exactly_the_specified_shape(photo_dir):
     assert result["n_images"] == 2
     assert result["photos"] == ["astronaut.png", "chelsea.png"]
     assert list(result["results"]) == [
-        "auto", "hints_1", "hints_10", "hints_100", "ref_related", "ref_unrelated",
+        "auto", "hints_1", "hints_10", "hints_100", "ref_related", "ref_unrelated", "ref_transformed",
     ]  # fmt: skip
     for by_method in result["results"].values():
         assert list(by_method) == ["heirloom", "gray", "nearest", "reinhard"]
@@ -301,7 +301,7 @@ def test_every_method_sees_the_same_inputs_and_unrelated_references_wrap():
     for (L1, ref1, hints1), (L2, ref2, hints2) in zip(first.calls, second.calls):
         np.testing.assert_array_equal(L1, L2)
         assert ref1 is ref2 and hints1 == hints2
-    unrelated_refs = [ref for _, ref, _ in first.calls[ev.MODES.index("ref_unrelated") :: 6]]
+    unrelated_refs = [ref for _, ref, _ in first.calls[ev.MODES.index("ref_unrelated") :: len(ev.MODES)]]
     assert [r is p.rgb for r, p in zip(unrelated_refs, photos[1:] + photos[:1])] == [True] * 3
     assert set(result["results"]["auto"]) == {"first", "second"}
 
@@ -344,48 +344,39 @@ def test_markdown_has_a_row_per_mode_and_a_column_per_method():
 # --- the app's pipeline adapter --------------------------------------------------------------
 
 
-def test_heirloom_method_drives_the_colorizer_interface(monkeypatch):
+def test_heirloom_method_drives_the_colorizer_interface():
+    from core.api import Hint, Reference
+
     log = []
 
     class FakeColorizer:
-        def set_target_lightness(self, L):
-            log.append(("target", L.shape))
+        config = types.SimpleNamespace(working_size=64, colornet="colornet")
 
-        def clear_references(self):
-            log.append(("clear",))
+        def hold(self, photo, name=None):
+            log.append(("hold", name, getattr(photo, "shape", None) or photo.pixels.shape))
+            return f"memory:{name}"
 
-        def add_reference(self, photo):
-            log.append(("reference", photo.shape))
-
-        def set_hints(self, hints):
-            log.append(("hints", hints))
-
-        def preview(self):
+        def preview(self, edit):
+            log.append(("preview", edit))
             return types.SimpleNamespace(ab=np.ones((2, 8, 6), dtype=np.float32))
-
-    api = types.ModuleType("core.api")
-    api.Hint = lambda **kwargs: kwargs
-    imageio = types.ModuleType("core.imageio")
-    imageio.photo_from_array = np.asarray
-    monkeypatch.setitem(sys.modules, "core.api", api)
-    monkeypatch.setitem(sys.modules, "core.imageio", imageio)
 
     builds = []
     method = ev.HeirloomMethod(lambda: builds.append(1) or FakeColorizer())
     assert builds == []  # the model loads on first use
     L = np.full((16, 12), 50.0, dtype=np.float32)
-    ab = method.predict(L, np.zeros((4, 4, 3), np.float32), [PatchHint(y=3, x=4, ab=(1.0, 2.0))])
+    ab = method.predict(L, np.full((4, 4, 3), 200, np.uint8), [PatchHint(y=3, x=4, ab=(1.0, 2.0))])
     ab_again = method.predict(L, None, [])
     assert builds == [1]
     assert ab.shape == ab_again.shape == (2, 16, 12)  # resized from the working size
     np.testing.assert_allclose(ab, 1.0)
-    assert log[:4] == [
-        ("target", (16, 12)),
-        ("clear",),
-        ("reference", (4, 4, 3)),
-        ("hints", [{"x": 4, "y": 3, "ab": (1.0, 2.0), "radius": 1}]),
-    ]
-    assert ("reference", (4, 4, 3)) not in log[4:]
+    held = [entry[1:] for entry in log if entry[0] == "hold"]
+    assert held == [("evaluated-reference", (4, 4, 3)), ("evaluated-photo", (16, 12)), ("evaluated-photo", (16, 12))]
+    first, second = (entry[1] for entry in log if entry[0] == "preview")
+    assert first.photo == "memory:evaluated-photo" and first.references == (Reference("memory:evaluated-reference"),)
+    assert [(h.x, h.y, h.ab, h.radius) for h in first.hints] == [(4.0, 3.0, (1.0, 2.0), 1.0)]
+    assert first.working_size == 64 and first.model == "colornet"
+    assert second.references == () and second.hints == ()
+    assert isinstance(first.hints[0], Hint)
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -444,3 +435,41 @@ def test_cli_reports_a_model_that_will_not_load(photo_dir, capsys, monkeypatch):
     assert ev.main([str(photo_dir), "--limit", "1"]) == 1
     err = capsys.readouterr().err
     assert "could not load the Heirloom model" in err and "--methods gray,nearest,reinhard" in err
+
+
+def test_ref_transformed_sees_the_photo_differently_and_ref_retrieved_needs_a_pool():
+    photo, other = make_photo("a", seed=8), make_photo("b", seed=9)
+    cases = {case.mode: case for case in ev.make_cases(photo, other)}
+    transformed = cases["ref_transformed"]
+    assert transformed.rgb is photo.rgb and ev.RETRIEVED_MODE not in cases
+    np.testing.assert_array_equal(transformed.reference_rgb, transformed_reference(photo.rgb, "a"))
+    retrieved = np.zeros((16, 16, 3), dtype=np.float32)
+    cases = {case.mode: case for case in ev.make_cases(photo, other, retrieved)}
+    assert cases[ev.RETRIEVED_MODE].reference_rgb is retrieved and cases[ev.RETRIEVED_MODE].rgb is photo.rgb
+
+
+def test_evaluate_scores_ref_retrieved_with_a_retriever_and_automatic_ignores_references():
+    photos = [make_photo("a", 1), make_photo("b", 2)]
+    inner = RecordingMethod("heirloom")
+    asked = []
+
+    def retrieve(photo):
+        asked.append(photo.name)
+        return photos[0].rgb
+
+    result = ev.evaluate_photos(photos, [AutomaticMethod(inner)], retrieve=retrieve)
+    assert asked == ["a", "b"]
+    assert list(result["results"]) [: len(ev.MODES) + 1] == [*ev.MODES, ev.RETRIEVED_MODE]
+    assert all(reference is None for _, reference, _ in inner.calls)
+    assert "automatic" in result["results"][ev.RETRIEVED_MODE]
+
+
+def test_cli_retrieves_references_from_a_pool(photo_dir, tmp_path):
+    out_json = tmp_path / "r.json"
+    argv = [str(photo_dir), "--json", str(out_json), "--limit", "2", "--pool", str(photo_dir),
+            "--pool-cache", str(tmp_path / "cache")]  # fmt: skip
+    assert ev.main(argv, methods=[GrayMethod(), ReinhardMethod()]) == 0
+    report = json.loads(out_json.read_text())
+    assert ev.RETRIEVED_MODE in report["results"] and report["pool"]["dir"] == str(photo_dir)
+    assert len(list((tmp_path / "cache").glob("pool-*.npz"))) == 1
+    assert ev.main([str(photo_dir), "--pool", str(tmp_path / "missing")], methods=[GrayMethod()]) == 2

@@ -1,0 +1,171 @@
+"""Semantic correspondence: the reference's colours warped onto the photo by what things are.
+
+Content matching (``core.matching``) pins a reference colour only where a photo cell and a reference
+cell are each other's best match at cosine >= 0.75, which needs near-identical content. Here every
+photo cell attends over *all* reference cells instead (He et al. 2018, *Deep Exemplar-based
+Colorization*; Zhang et al. 2019): a softmax with a temperature over its ``top_k`` most similar
+cells, by cosine similarity of the same grey content descriptors, gives
+
+* a **warped reference ab** — the attention-weighted mean of those cells' colours, and
+* a **confidence map** — how much to believe it: the best similarity ramped between ``low`` and
+  ``high``, halved where the match is not mutual (the reference cell prefers another photo cell),
+  and scaled by how related the reference is as a whole: the share of photo cells with a mutual
+  match of similarity >= 0.75 (content matching's own test), ramped from 2 % to 10 %. The same
+  scene seen differently passes that easily; an unrelated photo almost never does, so it gets
+  no warped colour at all instead of a few wrong ones that the sub-net would spread.
+
+Reference cells come from every source the caller describes: the reference at a few sizes and,
+mirrored, at the same sizes, so a mirrored view of the same things matches as well as a straight
+one. Each source is a (descriptors, ab) pair; the ab is averaged over each descriptor cell.
+
+``warp_hints`` turns a warp into hints for the colorization sub-net: dense where the warp is
+confident, with the confidence as the (fractional) mask, none below ``HINT_CONFIDENCE``.
+``transfer_hint_density`` and ``warp_clearance`` say how many hints the AdaIN transfer may still
+add (fewer the more the warp covers, none for an unrelated reference) and where it may not.
+The settings were tuned on held-out training photos (see the README's Quality section).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+TEMPERATURE = 0.02  # softmax temperature on cosine similarity
+TOP_K = 8  # reference cells each photo cell attends over
+CONFIDENCE_RANGE = (0.6, 0.8)  # best similarity ramped to confidence 0..1
+NON_MUTUAL_FACTOR = 0.5  # confidence kept where the best match is not mutual
+STRONG_SIMILARITY = 0.75  # a mutual match this close counts towards the reference's relatedness
+RELATEDNESS_RANGE = (0.02, 0.10)  # share of strongly matched photo cells ramped to relatedness 0..1
+HINT_CONFIDENCE = 0.2  # confidence a photo pixel needs for its warped colour to become a hint
+
+
+@dataclass(frozen=True)
+class ReferenceCells:
+    """All reference cells a photo can attend over: unit descriptors (M, C) and their mean ab (M, 2)."""
+
+    keys: torch.Tensor
+    colours: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.keys.dim() != 2 or self.colours.shape != (self.keys.shape[0], 2):
+            raise ValueError(
+                f"expected keys (M, C) and colours (M, 2), got {tuple(self.keys.shape)} and {tuple(self.colours.shape)}"
+            )
+
+
+@dataclass(frozen=True)
+class Warp:
+    """A reference warped onto the photo, on the photo's descriptor grid (h, w)."""
+
+    ab: torch.Tensor  # (2, h, w) attention-weighted reference colour
+    confidence: torch.Tensor  # (h, w) in [0, 1], relatedness included
+    similarity: torch.Tensor  # (h, w) best cosine similarity
+    mutual: torch.Tensor  # (h, w) bool: the best reference cell's own best photo cell is this one
+    relatedness: float  # 0..1: how much of the photo the reference shows closely
+
+    def coverage(self, threshold: float = HINT_CONFIDENCE) -> float:
+        """Share of the photo (0..1) confident enough to become hints."""
+        return float((self.confidence >= threshold).float().mean())
+
+
+def describe_sources(
+    describe: Callable[[torch.Tensor], torch.Tensor], labs: Sequence[torch.Tensor], mirror: bool = True
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(descriptors, ab) of each reference Lab image (1, 3, H, W) and, with ``mirror``, of its mirror
+    image; ``describe(L)`` gives content descriptors (1, C, h, w) of a lightness plane (1, 1, H, W)
+    (``functools.partial(core.matching.content_descriptors, encoder)``)."""
+    sources = []
+    for lab in labs:
+        if lab.dim() != 4 or lab.shape[:2] != (1, 3):
+            raise ValueError(f"a reference must be Lab shaped (1, 3, H, W), got {tuple(lab.shape)}")
+        for view in (lab, lab.flip(-1)) if mirror else (lab,):
+            sources.append((describe(view[:, :1]), view[0, 1:]))
+    return sources
+
+
+def reference_cells(sources: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> ReferenceCells:
+    """Cells of every source: ``sources`` are (descriptors (1, C, h, w), ab (2, H, W)) pairs, the ab
+    at the size the descriptors were computed for; each cell's colour is the mean ab under it."""
+    if not sources:
+        raise ValueError("reference_cells needs at least one source")
+    keys, colours = [], []
+    channels = sources[0][0].shape[1]
+    for descriptors, ab in sources:
+        if descriptors.dim() != 4 or descriptors.shape[:2] != (1, channels):
+            raise ValueError(f"descriptors must be shaped (1, {channels}, h, w), got {tuple(descriptors.shape)}")
+        if ab.dim() != 3 or ab.shape[0] != 2:
+            raise ValueError(f"ab must be shaped (2, H, W), got {tuple(ab.shape)}")
+        h, w = descriptors.shape[2:]
+        keys.append(descriptors[0].reshape(channels, h * w).T)
+        colours.append(F.adaptive_avg_pool2d(ab[None], (h, w))[0].reshape(2, h * w).T)
+    return ReferenceCells(torch.cat(keys), torch.cat(colours))
+
+
+def soft_warp(
+    target: torch.Tensor,
+    cells: ReferenceCells,
+    temperature: float = TEMPERATURE,
+    top_k: int = TOP_K,
+    confidence_range: tuple[float, float] = CONFIDENCE_RANGE,
+    non_mutual: float = NON_MUTUAL_FACTOR,
+    relatedness_range: tuple[float, float] = RELATEDNESS_RANGE,
+) -> Warp:
+    """Warp the reference ``cells`` onto the photo's descriptors ``target`` (1, C, h, w)."""
+    if target.dim() != 4 or target.shape[0] != 1:
+        raise ValueError(f"target descriptors must be shaped (1, C, h, w), got {tuple(target.shape)}")
+    channels, h, w = target.shape[1:]
+    if cells.keys.shape[1] != channels:
+        raise ValueError(f"reference cells have {cells.keys.shape[1]} channels, the photo's {channels}")
+    if temperature <= 0 or top_k < 1:
+        raise ValueError(f"temperature must be positive and top_k at least 1, got {temperature} and {top_k}")
+    for low, high in (confidence_range, relatedness_range):
+        if not low < high:
+            raise ValueError(f"a range must have low < high, got ({low}, {high})")
+    queries = target[0].reshape(channels, h * w).T  # (n, C)
+    similarity = queries @ cells.keys.T  # (n, M)
+    value, index = similarity.topk(min(top_k, similarity.shape[1]), dim=1)
+    weights = torch.softmax(value / temperature, dim=1)  # (n, k)
+    ab = (weights[:, :, None] * cells.colours[index]).sum(dim=1)  # (n, 2)
+    best = value[:, 0]
+    mutual = similarity.argmax(dim=0)[index[:, 0]] == torch.arange(h * w, device=target.device)
+    strong = float((mutual & (best >= STRONG_SIMILARITY)).float().mean())
+    relatedness = min(1.0, max(0.0, (strong - relatedness_range[0]) / (relatedness_range[1] - relatedness_range[0])))
+    low, high = confidence_range
+    confidence = ((best - low) / (high - low)).clamp(0, 1)
+    confidence = torch.where(mutual, confidence, confidence * non_mutual) * relatedness
+    shape = (h, w)
+    return Warp(ab.T.reshape(2, h, w), confidence.reshape(shape), best.reshape(shape), mutual.reshape(shape), relatedness)
+
+
+def warp_hints(
+    warp: Warp, size: tuple[int, int], threshold: float = HINT_CONFIDENCE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense hints (ab (2, H, W), mask (1, H, W)) at working ``size`` (H, W): the warped colour and
+    the confidence (both bilinear between cell centres) as a fractional mask wherever the
+    confidence reaches ``threshold``; no hint elsewhere."""
+    H, W = size
+    ab = F.interpolate(warp.ab[None], size=(H, W), mode="bilinear", align_corners=False)[0]
+    confidence = F.interpolate(warp.confidence[None, None], size=(H, W), mode="bilinear", align_corners=False)[0]
+    mask = torch.where(confidence >= threshold, confidence.clamp(0, 1), torch.zeros_like(confidence))
+    return ab * (mask > 0), mask
+
+
+def transfer_hint_density(density: float, warp: Warp, threshold: float = HINT_CONFIDENCE) -> float:
+    """How densely the AdaIN transfer's colours may still be sampled as hints: ``density`` less the
+    share the warp covers, times the reference's relatedness (an unrelated reference adds none)."""
+    return density * (1.0 - warp.coverage(threshold)) * warp.relatedness
+
+
+def warp_clearance(warp: Warp, size: tuple[int, int], radius: int, threshold: float = HINT_CONFIDENCE) -> torch.Tensor:
+    """(1, H, W) mask, 1 within about ``radius`` pixels of a cell whose warp became hints: sampled
+    transfer hints are kept out of it, as they are kept clear of content matching's hints."""
+    H, W = size
+    w = warp.confidence.shape[1]
+    cells = (warp.confidence >= threshold).float()[None, None]
+    reach = max(0, -(-radius * w // W))
+    if reach:
+        cells = F.max_pool2d(cells, 2 * reach + 1, stride=1, padding=reach)
+    return F.interpolate(cells, size=(H, W), mode="nearest")[0]

@@ -1,0 +1,446 @@
+"""The colorization pipeline as stages, each a pure function of its inputs, memoised on exactly the
+parts of the edit it reads:
+
+    stage               reads                                           reruns when
+    lightness           photo, working size                             the photo or size changes
+    global_features     lightness, model                                ... or the model changes
+    precolorize         lightness, global features, model               (same)
+    encode_target       lightness, pre-colorization                     (same)
+    encode_reference    one reference, working size                     that reference is new
+    describe_target     lightness                                       the photo or size changes
+    describe_reference  one reference, working size                     that reference is new
+    match               target and reference descriptions               the set of references changes
+    transfer            target features, reference stats and weights,   a reference, a weight, the blend
+                        blend, matches (content-aware strength)         or content matching changes
+    reference hints     transfer, matches, blend                        (with the transfer)
+    colorize            lightness, reference hints, user hints, model   a hint changes (and all above)
+
+A :class:`Pipeline` keeps a small bounded cache per stage, counts each stage it actually runs in
+``stage_calls`` and times it in ``timings``. Nothing here knows about files: the caller
+(:class:`core.api.Colorizer`) hands in the photo's lightness and the references' pixels under keys
+that change whenever their contents do.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.color import lab_to_rgb, rgb_to_lab
+from core.config import ColorizerConfig
+from core.hints import Hint, rasterize_hints, sample_hints_from_ab
+from core.imageio import Photo
+from core.matching import (
+    Matches,
+    clearance,
+    content_descriptors,
+    content_strength,
+    correspondence_hints,
+    descriptors_from,
+    grey_rgb,
+    match,
+)
+from core.models import ColorNet, ReferenceStats, TransferNet
+from core.upsample import resize_lightness
+
+REFERENCE_SOURCE_SIDE = 1024  # references are kept at most this large (short side)
+PALETTE_CHROMA = 8.0  # palette colours come from pixels at least this chromatic (when there are enough)
+PALETTE_SAMPLES = 20_000  # reference pixels the palette's k-means looks at
+PALETTE_ITERATIONS = 12  # k-means iterations
+STAGE_CACHE_SIZE = 8  # results kept per stage (a few photos, sizes or blends back)
+REFERENCE_CACHE_SIZE = 32  # results kept per reference stage
+
+
+# -- inputs -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """The photo to colorize: its full-resolution lightness under a key that names those pixels."""
+
+    key: str
+    lightness: np.ndarray = field(compare=False, repr=False)  # (H, W) float32, L in [0, 100]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        H, W = self.lightness.shape
+        return W, H
+
+
+@dataclass(frozen=True)
+class Source:
+    """A reference: its 8-bit pixels (short side at most REFERENCE_SOURCE_SIDE) under a key."""
+
+    key: str
+    weight: float
+    pixels: torch.Tensor = field(compare=False, repr=False)  # (1, 3, h, w) uint8
+
+
+@dataclass(frozen=True)
+class Job:
+    """One edit as the pipeline reads it (see :meth:`core.api.Colorizer` for how an Edit becomes one)."""
+
+    target: Target
+    references: tuple[Source, ...] = ()
+    blend: float = 1.0
+    match_references: bool = True  # matched reference colours become hints
+    content_aware: bool = True  # the blend is scaled by content similarity
+    hints: tuple[Hint, ...] = ()
+    working_size: int = 256
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class Nets:
+    """The networks of one model name: its colornet and the encoder its global fusion reads."""
+
+    colornet: ColorNet
+    global_encoder: torch.nn.Module | None = None
+
+
+# -- pure stages --------------------------------------------------------------------------------
+def working_size_for(size: tuple[int, int], short_side: int) -> tuple[int, int]:
+    """(w, h) with the short side = ``short_side`` (never upscaling), aspect ratio kept."""
+    W, H = size
+    scale = min(1.0, short_side / min(W, H))
+    return max(1, round(W * scale)), max(1, round(H * scale))
+
+
+def reference_source(photo: Photo) -> torch.Tensor:
+    """The reference as 8-bit RGB (1, 3, h, w), shrunk to REFERENCE_SOURCE_SIDE on its 8-bit pixels
+    (a 12-megapixel reference never becomes a float copy; torch's uint8 antialiased resize reads the
+    pixels in place)."""
+    pixels = photo.pixels
+    if photo.bit_depth == 16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    pixels = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels[:, :, :1], 3, axis=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a read-only array: it is only read
+        rgb = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+    H, W = pixels.shape[:2]
+    w, h = working_size_for((W, H), REFERENCE_SOURCE_SIDE)
+    if (w, h) == (W, H):
+        return rgb.clone(memory_format=torch.contiguous_format)  # one copy, owned, row-major
+    return F.interpolate(rgb, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+
+
+def reference_rgb(pixels: torch.Tensor, short_side: int) -> torch.Tensor:
+    """The reference's uint8 pixels as RGB in [0, 1] (1, 3, h, w) at working size."""
+    rgb = pixels.float() / 255
+    h, w = rgb.shape[2:]
+    new_w, new_h = working_size_for((w, h), short_side)
+    if (new_w, new_h) != (w, h):
+        rgb = F.interpolate(rgb, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
+    return rgb.clamp(0, 1)
+
+
+def reference_lab(rgb: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """The working-size reference in Lab, at ``scale`` times that size (matching looks at a few)."""
+    if scale == 1.0:
+        return rgb_to_lab(rgb)
+    size = [max(8, round(side * scale)) for side in rgb.shape[2:]]
+    rgb = F.interpolate(rgb, size=size, mode="bilinear", antialias=scale < 1, align_corners=False)
+    return rgb_to_lab(rgb.clamp(0, 1))
+
+
+def describe_globally(encoder: torch.nn.Module, transfer: TransferNet, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The grey photo's ImageNet descriptor for global fusion, and, when ``encoder`` is the transfer
+    encoder, the content descriptors matching reads, from the same pass (else None)."""
+    if encoder is transfer.encoder:
+        features, pooled = encoder.features_and_global(grey_rgb(L))
+        return pooled, descriptors_from(encoder, features)
+    return encoder.global_features(grey_rgb(L)), None
+
+
+def coarse_transfer(
+    transfer: TransferNet,
+    features: dict[str, torch.Tensor],
+    L: torch.Tensor,
+    stats: Sequence[ReferenceStats],
+    weights: Sequence[float],
+    strength: float | torch.Tensor,
+) -> torch.Tensor:
+    """AdaIN on the pooled reference statistics and the decoder: the coarse ab (1, 2, h, w)."""
+    pooled = ReferenceStats.pooled(list(stats), list(weights))
+    rgb = transfer.decode(features, tuple(L.shape[2:]), pooled, strength)
+    return rgb_to_lab(rgb.clamp(0, 1))[:, 1:]
+
+
+def matched_hints(
+    matches: Matches, colours: Sequence[torch.Tensor], auto_ab: torch.Tensor, blend: float, size: tuple[int, int], config: ColorizerConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Correspondence hints (ab (2, h, w), mask (1, h, w)) at working ``size``. A matched colour moves
+    from the automatic colour towards the reference's with the blend, so blend 0 leaves the photo as
+    if there were no reference."""
+    ab, mask = correspondence_hints(matches, colours, size, config.match_threshold, config.hint_patch)
+    if blend < 1.0:
+        ab = blend * ab + (1 - blend) * auto_ab[0] * mask
+    return ab, mask
+
+
+def reference_hints(
+    coarse: torch.Tensor,
+    L: torch.Tensor,
+    matched: tuple[torch.Tensor, torch.Tensor] | None,
+    matches: Matches | None,
+    config: ColorizerConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hints the references give (ab (2, h, w), mask (1, h, w)).
+
+    Where a reference shows the photo's own content its colours are pinned directly (``matched``);
+    hints sampled from the transfer's coarse colours cover the rest, kept clear of the matched cells.
+    """
+    h, w = L.shape[2:]
+    share = matches.coverage(config.match_threshold) if matched is not None else 0.0
+    ab, mask = sample_hints_from_ab(coarse[0].cpu(), config.hint_density * (1 - share), config.seed, config.hint_patch, L[0].cpu())
+    ab, mask = ab.to(L.device), mask.to(L.device)
+    if matched is not None and share > 0:
+        matched_ab, matched_mask = matched
+        radius = round(config.match_clearance * min(h, w))
+        mask = mask * (1 - clearance(matches, config.match_threshold, (h, w), radius))
+        ab = torch.where(matched_mask > 0, matched_ab, ab * mask)
+        mask = torch.maximum(mask, matched_mask)
+    return ab, mask
+
+
+def hint_planes(
+    L: torch.Tensor,
+    from_references: tuple[torch.Tensor, torch.Tensor] | None,
+    hints: Sequence[Hint],
+    original_size: tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All hints as the colornet reads them (ab (1, 2, h, w), mask (1, 1, h, w)): the references'
+    hints, with the user's painted over them."""
+    h, w = L.shape[2:]
+    hint_ab = torch.zeros(1, 2, h, w, device=L.device)
+    mask = torch.zeros(1, 1, h, w, device=L.device)
+    if from_references is not None:
+        hint_ab[0], mask[0] = from_references
+    if hints:
+        user_ab, user_mask = rasterize_hints(hints, original_size, (w, h))
+        user_ab, user_mask = user_ab.to(L.device), user_mask.to(L.device)
+        hint_ab[0] = torch.where(user_mask > 0, user_ab, hint_ab[0])
+        mask[0] = torch.maximum(mask[0], user_mask)
+    return hint_ab, mask
+
+
+def palette(labs: Sequence[torch.Tensor], count: int, seed: int) -> list[tuple[int, int, int]]:
+    """Dominant colours of Lab images (each (1, 3, h, w)): k-means on their pixels' chroma, most
+    chromatic first, as 0-255 sRGB."""
+    data = torch.cat([lab[0].reshape(3, -1).T.cpu() for lab in labs])
+    chroma = data[:, 1:].norm(dim=1)
+    data = data[chroma > PALETTE_CHROMA] if int((chroma > PALETTE_CHROMA).sum()) >= count else data
+    generator = torch.Generator().manual_seed(seed)
+    picks = data[torch.randperm(len(data), generator=generator)[: min(len(data), PALETTE_SAMPLES)]]
+    centres = picks[torch.randperm(len(picks), generator=generator)[:count]].clone()
+    for _ in range(PALETTE_ITERATIONS):
+        assign = torch.cdist(picks[:, 1:], centres[:, 1:]).argmin(dim=1)
+        for k in range(len(centres)):
+            members = picks[assign == k]
+            if len(members):
+                centres[k] = members.mean(dim=0)
+    order = centres[:, 1:].norm(dim=1).argsort(descending=True)
+    rgb = lab_to_rgb(centres[order].T[:, :, None])[:, :, 0].T
+    return [tuple(int(v * 255 + 0.5) for v in colour) for colour in rgb.tolist()]
+
+
+# -- memoisation --------------------------------------------------------------------------------
+class StageCache:
+    """The last ``size`` results of one stage, by key (least recently used dropped first)."""
+
+    def __init__(self, size: int = STAGE_CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], object]) -> object:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = compute()
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _hint_key(hints: Sequence[Hint]) -> tuple:
+    """What of the hints the colornet sees (ids are bookkeeping: renumbering reruns nothing)."""
+    return tuple((h.x, h.y, h.ab, h.radius) for h in hints)
+
+
+class Pipeline:
+    """The stages above, memoised. ``nets(model)`` gives the networks of a model name."""
+
+    def __init__(self, config: ColorizerConfig, transfer: TransferNet, device: torch.device, nets: Callable[[str], Nets]) -> None:
+        self.config = config
+        self.transfer = transfer
+        self.device = device
+        self.nets = nets
+        self.stage_calls: Counter = Counter()
+        self.timings: dict[str, float] = {}
+        self._caches: dict[str, StageCache] = {}
+
+    def _memo(self, stage: str, key: Hashable, compute: Callable[[], object], counted: bool = True, size: int = STAGE_CACHE_SIZE):
+        cache = self._caches.setdefault(stage, StageCache(size))
+        return cache.get(key, (lambda: self._timed(stage, compute)) if counted else compute)
+
+    def _timed(self, stage: str, compute: Callable[[], object]) -> object:
+        """Count a run of ``stage`` and record how long it took."""
+        self.stage_calls[stage] += 1
+        started = time.perf_counter()
+        try:
+            return compute()
+        finally:
+            self.timings[stage] = time.perf_counter() - started
+
+    # -- the target ------------------------------------------------------------------------------
+    def lightness(self, job: Job) -> torch.Tensor:
+        """L (1, 1, h, w) at working size."""
+        size = working_size_for(job.target.size, job.working_size)
+        key = (job.target.key, job.working_size)
+        return self._memo("resize_target", key, lambda: resize_lightness(job.target.lightness, size).to(self.device))
+
+    def global_features(self, job: Job) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(global descriptor for fusion, content descriptors from the same pass); Nones without fusion."""
+        encoder = self.nets(job.model).global_encoder
+        if encoder is None:
+            return None, None
+        key = (job.target.key, job.working_size, job.model)
+        return self._memo("global_features", key, lambda: describe_globally(encoder, self.transfer, self.lightness(job)))
+
+    def precolorized(self, job: Job) -> torch.Tensor:
+        """The colornet's ab without hints (1, 2, h, w): the automatic result."""
+        key = (job.target.key, job.working_size, job.model)
+
+        def run() -> torch.Tensor:
+            L, (pooled, _) = self.lightness(job), self.global_features(job)
+            return self._timed("precolorize", lambda: self.nets(job.model).colornet(L, global_features=pooled))
+
+        return self._memo("precolorize", key, run, counted=False)
+
+    def target_features(self, job: Job) -> dict[str, torch.Tensor]:
+        key = (job.target.key, job.working_size, job.model)
+
+        def run() -> dict[str, torch.Tensor]:
+            L, ab = self.lightness(job), self.precolorized(job)
+            return self._timed("encode_target", lambda: self.transfer.encode(lab_to_rgb(torch.cat((L, ab), dim=1))))
+
+        return self._memo("encode_target", key, run, counted=False)
+
+    def target_descriptors(self, job: Job) -> torch.Tensor:
+        """The photo's content descriptors: from the global-fusion pass when it made them."""
+        _, described = self.global_features(job)
+        if described is not None:
+            return described
+        key = (job.target.key, job.working_size)
+        return self._memo("describe_target", key, lambda: content_descriptors(self.transfer.encoder, self.lightness(job)))
+
+    # -- the references --------------------------------------------------------------------------
+    def _reference_rgb(self, source: Source, short_side: int) -> torch.Tensor:
+        key = (source.key, short_side)
+        rgb = self._memo("reference_rgb", key, lambda: reference_rgb(source.pixels, short_side), False, REFERENCE_CACHE_SIZE)
+        return rgb.to(self.device)
+
+    def reference_stats(self, source: Source, short_side: int) -> ReferenceStats:
+        def run() -> ReferenceStats:
+            return self.transfer.reference_stats(self.transfer.encode(self._reference_rgb(source, short_side)))
+
+        return self._memo("encode_reference", (source.key, short_side), run, size=REFERENCE_CACHE_SIZE)
+
+    def reference_lab(self, source: Source, short_side: int) -> torch.Tensor:
+        key = (source.key, short_side)
+        return self._memo("reference_lab", key, lambda: reference_lab(self._reference_rgb(source, short_side)), False, REFERENCE_CACHE_SIZE)
+
+    def reference_descriptors(self, source: Source, short_side: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(content descriptors of its grey, its ab) at each of the matching scales."""
+
+        def run() -> list[tuple[torch.Tensor, torch.Tensor]]:
+            described = []
+            for scale in self.config.match_scales:
+                lab = self.reference_lab(source, short_side) if scale == 1.0 else reference_lab(self._reference_rgb(source, short_side), scale)
+                described.append((content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:]))
+            return described
+
+        return self._memo("describe_reference", (source.key, short_side), run, size=REFERENCE_CACHE_SIZE)
+
+    # -- matching, transfer, hints ---------------------------------------------------------------
+    def matches(self, job: Job) -> tuple[Matches, list[torch.Tensor]]:
+        """Where the references show what the photo shows, and the ab of each matched source (as
+        :func:`core.matching.match` indexes them)."""
+        key = (job.target.key, job.working_size, tuple(s.key for s in job.references))
+
+        def run() -> tuple[Matches, list[torch.Tensor]]:
+            target = self.target_descriptors(job)
+            sources = [d for s in job.references for d in self.reference_descriptors(s, job.working_size)]
+            found = self._timed("match", lambda: match(target, [d for d, _ in sources]))
+            return found, [ab for _, ab in sources]
+
+        return self._memo("match", key, run, counted=False)
+
+    def coverage(self, job: Job) -> float:
+        """Share of the photo (0..1) the references show closely enough to pin their own colours."""
+        if not job.references or not job.match_references:
+            return 0.0
+        return self.matches(job)[0].coverage(self.config.match_threshold)
+
+    def _transfer_key(self, job: Job) -> tuple:
+        refs = tuple((s.key, s.weight) for s in job.references)
+        return (job.target.key, job.working_size, job.model, refs, job.blend, job.content_aware)
+
+    def coarse(self, job: Job) -> torch.Tensor:
+        """The transfer's coarse ab (1, 2, h, w); the job has references."""
+
+        def run() -> torch.Tensor:
+            features = self.target_features(job)
+            stats = [self.reference_stats(s, job.working_size) for s in job.references]
+            strength: float | torch.Tensor = job.blend
+            if job.content_aware and job.blend != 0.0:
+                strength = job.blend * content_strength(self.matches(job)[0].similarity, *self.config.similarity_range)
+            L, weights = self.lightness(job), [s.weight for s in job.references]
+            return self._timed("transfer", lambda: coarse_transfer(self.transfer, features, L, stats, weights, strength))
+
+        return self._memo("transfer", self._transfer_key(job), run, counted=False)
+
+    def reference_hints(self, job: Job) -> tuple[torch.Tensor, torch.Tensor]:
+        def run() -> tuple[torch.Tensor, torch.Tensor]:
+            coarse, L = self.coarse(job), self.lightness(job)
+            matched, matches = None, None
+            if job.match_references and job.blend != 0.0:
+                matches, colours = self.matches(job)
+                matched = matched_hints(matches, colours, self.precolorized(job), job.blend, tuple(L.shape[2:]), self.config)
+            return reference_hints(coarse, L, matched, matches, self.config)
+
+        key = self._transfer_key(job) + (job.match_references,)
+        return self._memo("reference_hints", key, run, counted=False)
+
+    def final_ab(self, job: Job) -> torch.Tensor:
+        """The result's ab (1, 2, h, w) at working size."""
+        if not job.references and not job.hints:
+            return self.precolorized(job)
+        ref_key = self._transfer_key(job) + (job.match_references,) if job.references else None
+        key = (job.target.key, job.working_size, job.model, ref_key, _hint_key(job.hints))
+
+        def run() -> torch.Tensor:
+            L = self.lightness(job)
+            from_references = self.reference_hints(job) if job.references else None
+            hint_ab, mask = hint_planes(L, from_references, job.hints, job.target.size)
+            pooled, _ = self.global_features(job)
+            colornet = self.nets(job.model).colornet
+            return self._timed("colorize", lambda: colornet(L, hint_ab, mask, global_features=pooled))
+
+        return self._memo("colorize", key, run, counted=False)
+
+    def palette(self, references: Sequence[Source], short_side: int, count: int) -> list[tuple[int, int, int]]:
+        if not references:
+            return []
+        return palette([self.reference_lab(s, short_side) for s in references], count, self.config.seed)

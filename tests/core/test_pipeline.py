@@ -1,0 +1,88 @@
+"""core.pipeline: the stages as pure functions, their memoisation, and the shipped pipeline's numbers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+
+from core.api import Colorizer, ColorizerConfig, Edit, Hint, Reference
+from core.color import rgb_to_lab
+from core.imageio import photo_from_array
+from core.matching import content_descriptors
+from core.pipeline import StageCache, describe_globally, reference_lab, reference_rgb, reference_source, working_size_for
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "weights"
+
+
+def test_stage_cache_keeps_the_most_recently_used():
+    cache, runs = StageCache(2), []
+
+    def compute(key):
+        return lambda: runs.append(key) or key * 10
+
+    assert cache.get(1, compute(1)) == 10 and cache.get(2, compute(2)) == 20
+    assert cache.get(1, compute(1)) == 10  # cached; 1 is now the most recent
+    cache.get(3, compute(3))  # drops 2, the least recently used
+    cache.get(1, compute(1))
+    cache.get(2, compute(2))
+    assert runs == [1, 2, 3, 2]
+
+
+def test_reference_source_and_working_copies():
+    pixels = skimage.data.astronaut()  # 512 x 512
+    source = reference_source(photo_from_array(pixels))
+    assert source.dtype == torch.uint8 and source.shape == (1, 3, 512, 512)
+    assert torch.equal(source[0].permute(1, 2, 0), torch.from_numpy(pixels))
+    grey16 = photo_from_array(np.full((8, 12), 65535, np.uint16))
+    assert reference_source(grey16).shape == (1, 3, 8, 12) and int(reference_source(grey16).min()) == 255
+    rgb = reference_rgb(source, 128)
+    assert rgb.shape == (1, 3, 128, 128) and 0 <= float(rgb.min()) and float(rgb.max()) <= 1
+    assert reference_lab(rgb, 1.25).shape == (1, 3, 160, 160)
+    assert torch.allclose(reference_lab(rgb), rgb_to_lab(rgb))
+    assert working_size_for((1000, 500), 256) == (512, 256)
+
+
+def test_the_global_pass_returns_the_content_descriptors_explicitly(tiny_models):
+    transfer = tiny_models.transfer
+    L = torch.linspace(0, 100, 64 * 96).reshape(1, 1, 64, 96)
+    pooled, described = describe_globally(transfer.encoder, transfer, L)
+    assert pooled.shape == (1, transfer.encoder.global_dim)
+    assert torch.allclose(described, content_descriptors(transfer.encoder, L), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    config = ColorizerConfig(
+        working_size=128, device="cpu", colornet=str(WEIGHTS / "colornet.pt"), decoder=str(WEIGHTS / "decoder-efficientnet_lite0.pt")
+    )
+    return Colorizer(config)
+
+
+def test_the_shipped_pipeline_gives_its_recorded_numbers(shipped):
+    """Numbers recorded from the pipeline before it was split into stages (the session API)."""
+    scene = skimage.data.astronaut()[::2, ::2].copy()
+    L = rgb_to_lab(torch.from_numpy(scene[:, :192]).permute(2, 0, 1).double() / 255)[0].float().numpy()
+    edit = Edit(shipped.hold(L, "target"), working_size=128, model=shipped.config.colornet)
+    expected = {  # mean a, mean b, std, ab at (40, 40) and at (100, 120)
+        "automatic": (4.2286, 11.4807, 5.9409, (3.934, 13.899), (3.993, 14.602)),
+        "reference": (11.6933, 12.5675, 12.7266, (2.926, 6.321), (4.065, -3.566)),
+        "hint": (12.4101, 13.033, 12.5249, (4.159, 7.561), (4.065, -3.566)),
+    }
+    with_reference = replace(edit, references=(Reference(shipped.hold(scene[:, 64:], "reference")),))
+    previews = {
+        "automatic": shipped.preview(edit),
+        "reference": shipped.preview(with_reference),
+        "hint": shipped.preview(with_reference.with_hint(Hint(40, 40, (30.0, 10.0), 3))),
+    }
+    for name, (mean_a, mean_b, std, first, second) in expected.items():
+        ab = previews[name].ab.astype(np.float64)
+        assert ab.shape == (2, 171, 128)
+        assert (ab[0].mean(), ab[1].mean(), ab.std()) == pytest.approx((mean_a, mean_b, std), abs=2e-3), name
+        assert tuple(ab[:, 40, 40]) == pytest.approx(first, abs=2e-2) and tuple(ab[:, 120, 100]) == pytest.approx(second, abs=2e-2)
+    assert previews["reference"].coverage == pytest.approx(0.57386, abs=1e-3)
+    assert shipped.palette(with_reference, 5) == [(200, 83, 46), (195, 90, 59), (115, 55, 47), (119, 90, 136), (129, 105, 80)]

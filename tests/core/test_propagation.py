@@ -1,0 +1,128 @@
+"""The edge-aware propagation (core.propagation) and the user edit built on it (core.user_edit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.propagation import edge_aware_filter, edge_weights, influence, propagate
+from core.user_edit import compose_user_edit, user_edit_weights, user_hint_influence
+
+
+def _two_halves(height: int = 40, width: int = 60, step: float = 40.0) -> np.ndarray:
+    """Lightness 30 on the left half, 30 + step on the right half."""
+    L = np.full((height, width), 30.0, dtype=np.float32)
+    L[:, width // 2 :] += step
+    return L
+
+
+def _hint(height: int, width: int, y: int, x: int, ab=(40.0, -20.0)):
+    values = np.zeros((2, height, width), dtype=np.float32)
+    mask = np.zeros((1, height, width), dtype=np.float32)
+    values[:, y - 1 : y + 2, x - 1 : x + 2] = np.asarray(ab, dtype=np.float32)[:, None, None]
+    mask[:, y - 1 : y + 2, x - 1 : x + 2] = 1.0
+    return values, mask
+
+
+def test_filter_keeps_a_flat_image_and_its_shape():
+    weights = edge_weights(_two_halves())
+    flat = np.full((3, 40, 60), 7.5, dtype=np.float32)
+    out = edge_aware_filter(flat, weights)
+    assert out.shape == flat.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, 7.5, rtol=1e-5)
+
+
+def test_filter_is_linear():
+    weights = edge_weights(_two_halves())
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 1, 40, 60)).astype(np.float32)
+    np.testing.assert_allclose(
+        edge_aware_filter(2 * a + b, weights), 2 * edge_aware_filter(a, weights) + edge_aware_filter(b, weights), atol=1e-4
+    )
+
+
+def test_influence_stops_at_a_lightness_edge():
+    weights = edge_weights(_two_halves(), sigma_s=64, sigma_r=6)
+    reach = influence([(20, 10)], weights)
+    assert reach[20, 10] == pytest.approx(1.0)
+    same_side = reach[20, 29]  # 19 pixels away, same region
+    other_side = reach[20, 31]  # 21 pixels away, across the edge
+    assert same_side > 0.5
+    assert other_side < 0.05 * same_side
+
+
+def test_influence_fades_with_distance_on_flat_ground():
+    weights = edge_weights(np.full((64, 128), 50.0, dtype=np.float32), sigma_s=16)
+    row = influence([(32, 10)], weights)[32, 10:]
+    assert row[0] == pytest.approx(1.0, abs=1e-3)
+    assert np.all(np.diff(row) <= 1e-6)  # never grows away from the hint
+    assert row[60] < 0.05
+
+
+def test_propagate_keeps_hint_values_and_fills_the_region():
+    L = _two_halves()
+    weights = edge_weights(L, sigma_s=64, sigma_r=6)
+    values, mask = _hint(40, 60, 20, 10)
+    prior = np.full_like(values, 3.0)
+    filled, support = propagate(values, mask, weights, prior=prior, prior_weight=0.1)
+    np.testing.assert_allclose(filled[:, 19:22, 9:12], values[:, 19:22, 9:12])
+    assert filled[0, 5, 25] == pytest.approx(40.0, abs=2.0)  # same region: the hint's colour
+    assert filled[0, 20, 55] == pytest.approx(3.0, abs=2.0)  # across the edge: the prior
+    assert support.shape == (1, 40, 60) and 0.0 <= support.min() and support.max() <= 1.0
+
+
+def test_guide_stops_the_spread_where_lightness_shows_no_edge():
+    L = np.full((40, 60), 50.0, dtype=np.float32)
+    guide = np.zeros((2, 40, 60), dtype=np.float32)
+    guide[0, :, 30:] = 40.0  # a colour boundary of equal lightness
+    plain = influence([(20, 10)], edge_weights(L, sigma_s=64))
+    guided = influence([(20, 10)], edge_weights(L, sigma_s=64, guide=guide, sigma_guide=4))
+    assert guided[20, 40] < 0.1 * plain[20, 40]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: edge_weights(np.zeros((2, 3, 4))),
+        lambda: edge_weights(np.zeros((4, 4)), sigma_s=0),
+        lambda: edge_weights(np.zeros((4, 4)), iterations=0),
+        lambda: edge_weights(np.zeros((4, 4)), guide=np.zeros((2, 4, 5))),
+        lambda: edge_aware_filter(np.zeros((1, 5, 4)), edge_weights(np.zeros((4, 4)))),
+        lambda: propagate(np.zeros((2, 4, 4)), np.zeros((2, 4, 4)), edge_weights(np.zeros((4, 4)))),
+        lambda: propagate(np.zeros((2, 4, 4)), np.zeros((1, 4, 4)), edge_weights(np.zeros((4, 4))), prior=np.zeros((4, 4))),
+        lambda: influence([(9, 0)], edge_weights(np.zeros((4, 4)))),
+    ],
+)
+def test_bad_shapes_and_arguments_raise(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_compose_user_edit_recolours_the_region_only():
+    L = _two_halves()
+    weights = user_edit_weights(L, sigma_s=64, sigma_r=6)
+    base = np.zeros((2, 40, 60), dtype=np.float32)
+    base[1] = 10.0
+    hint_ab, mask = _hint(40, 60, 20, 10)
+    out = compose_user_edit(base, hint_ab, mask, [(20, 10)], weights)
+    np.testing.assert_allclose(out[:, 20, 10], (40.0, -20.0))  # the hint itself
+    np.testing.assert_allclose(out[:, 20, 25], (40.0, -20.0), atol=3.0)  # its region
+    np.testing.assert_allclose(out[:, 20, 45], base[:, 20, 45], atol=1.0)  # across the edge: untouched
+
+
+def test_compose_without_hints_returns_the_base():
+    weights = user_edit_weights(_two_halves())
+    base = np.random.default_rng(1).normal(size=(2, 40, 60)).astype(np.float32)
+    out = compose_user_edit(base, np.zeros_like(base), np.zeros((1, 40, 60), np.float32), [], weights)
+    np.testing.assert_array_equal(out, base)
+    with pytest.raises(ValueError):
+        compose_user_edit(base, base[:1], np.zeros((1, 40, 60), np.float32), [(1, 1)], weights)
+    with pytest.raises(ValueError):
+        user_hint_influence([(1, 1)], weights, theta=0)
+
+
+def test_user_hint_influence_is_one_near_the_hint():
+    weights = user_edit_weights(_two_halves(), sigma_s=64, sigma_r=6)
+    claim = user_hint_influence([(20, 10)], weights)
+    assert claim[20, 10] == 1.0 and claim[20, 20] == 1.0
+    assert claim[20, 50] < 0.1
