@@ -217,6 +217,7 @@ class Colorizer:
         for ref in edit.references:
             token = self._token(ref.path)
             pixels = self._sources.get(token, lambda: reference_source(self.check_reference(ref.path)))
+            self._photos.discard(token)  # its small source copy is all that is kept of a reference
             sources.append(Source(token, ref.weight, pixels))
         return tuple(sources)
 

@@ -269,6 +269,9 @@ class StageCache:
             self._items.popitem(last=False)
         return value
 
+    def discard(self, key: Hashable) -> None:
+        self._items.pop(key, None)
+
     def clear(self) -> None:
         self._items.clear()
 
