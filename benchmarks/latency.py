@@ -5,7 +5,8 @@
     python benchmarks/latency.py --quick              # a smoke run: tiny photos, one repeat
 
 For each encoder and ColorNet width it reports the median milliseconds of what a user waits for:
-opening a photo (set target, first automatic preview), adding a reference, moving the blend slider,
+opening a photo (set target, first automatic preview), adding a reference (one that shows the same
+scene framed differently, so every stage runs), moving the blend slider,
 adding a hint, and exporting a 12-megapixel photo (render + JPEG save, and the render alone), plus
 the peak resident memory of a whole session on a 24-megapixel scan (measured in a fresh process).
 
@@ -123,7 +124,12 @@ def grey_photo(megapixels: float) -> Photo:
 
 
 def colour_photo(megapixels: float) -> Photo:
-    return photo_from_array(_tiled(skimage.data.astronaut(), megapixels))
+    """The same scene in colour (a false-colour ramp over its grey values), framed differently
+    (shifted by a sixth of the image): the warp finds it related, so pinning it runs every stage
+    (correspondence, transfer, hints). An unrelated reference would skip the transfer."""
+    grey = skimage.data.camera()[:, 85:].astype(np.float32)
+    ramp = np.stack((grey, 0.8 * grey + 25, 255 - 0.7 * grey), axis=-1)
+    return photo_from_array(_tiled(np.clip(ramp, 0, 255).astype(np.uint8), megapixels))
 
 
 # --------------------------------------------------------------------------------------------

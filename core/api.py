@@ -8,7 +8,8 @@
     colorizer.export(edit, "grandma-colour.png")  # full resolution, original L untouched
 
 Each stage of :mod:`core.pipeline` is memoised on what it reads, so a preview after a small change
-reruns only what that change touches (a new hint: the colorization sub-net alone).
+reruns only what that change touches (a new hint: the sub-net without the references' hints where it
+lands, and the edge-aware spread of its colour).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from core.color import DEFAULT_LIGHTNESS, ab_plane_rgba, lab_to_rgb
-from core.config import ENCODERS, RANDOM_WEIGHTS_ENV, ColorizerConfig
+from core.config import CORRESPONDENCES, ENCODERS, RANDOM_WEIGHTS_ENV, ColorizerConfig
 from core.device import describe
 from core.edit import Edit, EditError, Hint, Reference
 from core.hints import ab_to_rgb8, rgb8_to_ab, snap_ab
@@ -39,7 +40,7 @@ from core.output import OutputError, OutputPlan, is_earlier_result
 from core.weights import list_weights, resources_dir, user_data_dir
 
 __all__ = [
-    "DEFAULT_LIGHTNESS", "ENCODERS", "RANDOM_WEIGHTS_ENV", "Cancelled", "Colorizer", "ColorizerConfig",
+    "CORRESPONDENCES", "DEFAULT_LIGHTNESS", "ENCODERS", "RANDOM_WEIGHTS_ENV", "Cancelled", "Colorizer", "ColorizerConfig",
     "ColorizerLike", "Edit", "EditError", "Hint", "ImageError", "Models", "OverwriteError", "Photo", "Preview",
     "Probe", "Reference", "WeightsError", "ab_plane_rgba", "ab_to_rgb8", "load_encoder", "load_models",
     "load_photo", "no_colour_error", "rgb8_to_ab", "snap_ab", "working_size_for",

@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from core.api import ENCODERS, RANDOM_WEIGHTS_ENV, Colorizer, ColorizerConfig, load_models
+from core.api import CORRESPONDENCES, ENCODERS, RANDOM_WEIGHTS_ENV, Colorizer, ColorizerConfig, load_models
 from core.device import DEVICE_CHOICES, resolve_device
-from core.edit import MAX_HINTS, Edit, EditError, Reference, parse_json
+from core.edit import DEFAULT_REACH, MAX_HINTS, Edit, EditError, Reference, parse_json
 from core.hints import Hint, hint_on_photo
 from core.imageio import ImageError, is_supported_image
 from core.output import FORMAT_SUFFIXES, OUTPUT_TAG, OutputError, OutputPlan, Target, is_earlier_result
@@ -39,7 +39,7 @@ from core.weights import DEFAULT_COLORNET, WeightsError
 
 _GLOB_CHARS = frozenset("*?[")
 MAX_HINTS_FILE_BYTES = 16 * 1024 * 1024  # far more than any hints file a person writes
-_HINT_FORM = "X,Y,#RRGGBB[,RADIUS] (for example 120,340,#3a5fcd,4)"
+_HINT_FORM = "X,Y,#RRGGBB[,RADIUS[,REACH]] (for example 120,340,#3a5fcd,4 or 120,340,#3a5fcd,4,0.9)"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -60,15 +60,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_hint(text: str) -> Hint:
-    """'X,Y,#RRGGBB' or 'X,Y,#RRGGBB,RADIUS' (photo pixels) -> Hint; ArgumentTypeError (a usage
-    error) for another form, a number that is not finite, or a radius outside 0-32."""
+    """'X,Y,#RRGGBB', 'X,Y,#RRGGBB,RADIUS' or 'X,Y,#RRGGBB,RADIUS,REACH' (photo pixels; reach 0..1)
+    -> Hint; ArgumentTypeError (a usage error) for another form, a number that is not finite, a
+    radius outside 0-32 or a reach outside 0-1."""
     parts = [p.strip() for p in text.split(",")]
     try:
-        if len(parts) not in (3, 4):
-            raise ValueError("it needs 3 or 4 parts")
+        if len(parts) not in (3, 4, 5):
+            raise ValueError("it needs 3 to 5 parts")
         x, y = float(parts[0]), float(parts[1])
-        radius = float(parts[3]) if len(parts) == 4 else 2.0
-        return Hint.from_rgb(x, y, parts[2], radius)
+        radius = float(parts[3]) if len(parts) >= 4 else 2.0
+        reach = float(parts[4]) if len(parts) == 5 else DEFAULT_REACH
+        return Hint.from_rgb(x, y, parts[2], radius, reach=reach)
     except ValueError as exc:  # EditError is a ValueError too
         reason = str(exc).rstrip(".")
         reason = reason[:1].lower() + reason[1:]
@@ -76,7 +78,7 @@ def parse_hint(text: str) -> Hint:
 
 
 def read_hints_file(path: Path) -> list[Hint]:
-    """Hints from JSON: ``{"hints": [{"x", "y", "color": "#rrggbb" | "ab": [a, b], "radius"}]}``
+    """Hints from JSON: ``{"hints": [{"x", "y", "color": "#rrggbb" | "ab": [a, b], "radius"?, "reach"?}]}``
     (or the bare list). UsageError, naming the file and the hint, for anything else."""
     entries = _hint_entries(path, _read_json(path))
     hints = []
@@ -120,7 +122,7 @@ def _hint_from_json(entry: object) -> Hint:
         if colour_key == "color":
             if not isinstance(entry["color"], str):
                 raise EditError(f"its colour must be a text like \"#aa3322\", got {entry['color']!r:.40}")
-            hint = Hint.from_rgb(entry["x"], entry["y"], entry["color"], entry.get("radius", 2.0))
+            hint = Hint.from_rgb(entry["x"], entry["y"], entry["color"], entry.get("radius", 2.0), reach=entry.get("reach", DEFAULT_REACH))
         else:
             hint = Hint.from_dict(entry)
     except ValueError as exc:
@@ -192,12 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how strongly the references' colours are used, 0 to 1 (default 1)",
     )
     colorize.add_argument(
-        "--hint", action="append", type=parse_hint, default=[], metavar="X,Y,#RRGGBB[,R]",
-        help="pin a colour at photo pixel (X, Y), optionally over a square of half-size R (repeatable)",
+        "--hint", action="append", type=parse_hint, default=[], metavar="X,Y,#RRGGBB[,R[,REACH]]",
+        help="pin a colour at photo pixel (X, Y), optionally over a square of half-size R; REACH 0..1 says how far "
+        "it spreads over its region (0 about the point, 1 all of it; default 0.5) (repeatable)",
     )
     colorize.add_argument(
         "--hints-file", type=Path, metavar="F.json",
-        help='hints as JSON: {"hints": [{"x": 10, "y": 20, "color": "#aa3322", "radius": 3}]}',
+        help='hints as JSON: {"hints": [{"x": 10, "y": 20, "color": "#aa3322", "radius": 3, "reach": 0.5}]}',
     )
     colorize.add_argument(
         "--size", type=_int_between(64, 2048), default=ColorizerConfig.working_size, metavar="N",
@@ -241,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--uniform-blend", dest="content_aware", action="store_false",
         help="apply the reference palette with the same strength everywhere, not only where "
         "the reference shows similar content",
+    )
+    colorize.add_argument(
+        "--correspondence", choices=CORRESPONDENCES, default=ColorizerConfig.correspondence,
+        help="how a reference's colours are found where it shows what the photo shows: warp (every part of "
+        "the photo looks for its likeness in the reference and its mirror image; default) or match "
+        "(only near-identical content)",
+    )
+    colorize.add_argument(
+        "--hints-everywhere", dest="user_edit", action="store_false",
+        help="feed the hints to the colorization network as the paper does (a hint may recolour the whole "
+        "photo) instead of recolouring only the region each one lands in",
     )
     colorize.add_argument("--recursive", action="store_true", help="also look inside sub-folders")
     return parser
@@ -440,6 +454,7 @@ def colorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         config = ColorizerConfig.from_options(
             device=args.device, model=args.model, working_size=args.size, encoder=args.encoder,
             matching=args.matching, content_aware=args.content_aware,
+            correspondence=args.correspondence, user_edit=args.user_edit,
         )
         base = _base_edit(args)
     except (UsageError, ValueError) as exc:

@@ -12,6 +12,7 @@ from core.edit import DEFAULT_WORKING_SIZE, WORKING_SIZE_RANGE
 from core.weights import DEFAULT_COLORNET
 
 ENCODERS = ("efficientnet_lite0", "vgg19")
+CORRESPONDENCES = ("warp", "match")
 
 RANDOM_WEIGHTS_ENV = "HEIRLOOM_ALLOW_RANDOM_WEIGHTS"  # developer option: untrained nets when weights are missing
 
@@ -38,6 +39,14 @@ class ColorizerConfig:
     similarity_range: tuple[float, float] = (0.55, 0.75)  # similarity ramped to blend strength 0..1
     match_scales: tuple[float, ...] = (0.8, 1.0, 1.25)  # sizes of the reference (relative) that matching compares
     match_clearance: float = 0.125  # share of the short side around matched cells kept free of sampled hints
+    # How reference colours are found where the photo shows the same things (core.correspondence):
+    # "warp" attends from every photo cell over the reference's cells (and its mirror image);
+    # "match" pins only mutual best matches (the earlier, stricter content matching).
+    correspondence: str = "warp"
+    # The user's hints come first (core.user_edit): they claim the region they land in (sampled and
+    # warped hints step aside there), the sub-net's response to them is kept to that region, and what
+    # it does not follow is spread there edge-aware. Off: the user's hints are only sub-net inputs.
+    user_edit: bool = True
     seed: int = 0
     allow_random_weights: bool = False  # tests and benchmarks: random nets when weights are missing
 
@@ -54,6 +63,8 @@ class ColorizerConfig:
             raise ValueError(f"similarity range must satisfy -1 <= low < high <= 1, got {self.similarity_range}")
         if not self.match_scales or not all(0.25 <= scale <= 4.0 for scale in self.match_scales):
             raise ValueError(f"match scales must be between 0.25 and 4, got {self.match_scales}")
+        if self.correspondence not in CORRESPONDENCES:
+            raise ValueError(f"unknown correspondence '{self.correspondence}'; choose one of {', '.join(CORRESPONDENCES)}")
         if not 0.0 <= self.match_clearance <= 1.0:
             raise ValueError(f"match clearance must be between 0 and 1, got {self.match_clearance}")
 

@@ -130,7 +130,9 @@ def soft_warp(
     weights = torch.softmax(value / temperature, dim=1)  # (n, k)
     ab = (weights[:, :, None] * cells.colours[index]).sum(dim=1)  # (n, 2)
     best = value[:, 0]
-    mutual = similarity.argmax(dim=0)[index[:, 0]] == torch.arange(h * w, device=target.device)
+    # Mutual: the best reference cell's own best photo cell is this one (only those columns are searched).
+    chosen, column = index[:, 0].unique(return_inverse=True)
+    mutual = similarity.index_select(1, chosen).argmax(dim=0)[column] == torch.arange(h * w, device=target.device)
     strong = float((mutual & (best >= STRONG_SIMILARITY)).float().mean())
     relatedness = min(1.0, max(0.0, (strong - relatedness_range[0]) / (relatedness_range[1] - relatedness_range[0])))
     low, high = confidence_range

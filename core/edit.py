@@ -28,6 +28,7 @@ EDIT_SUFFIX = ".heirloom.json"
 DEFAULT_WORKING_SIZE = 256  # short side of the image the networks see
 WORKING_SIZE_RANGE = (64, 2048)
 WORKING_SIZES = (192, 256, 384, 512, 768)  # the sizes the app offers
+DEFAULT_REACH = 0.5  # how far a hint spreads over its region, 0 (about the hint) .. 1 (all of it)
 DEFAULT_MODEL = "colornet"  # name of the bundled colorization sub-net weights
 MAX_HINT_RADIUS = 32.0  # original-photo pixels
 AB_LIMIT = 128.0  # |a|, |b| of any Lab colour a hint may carry
@@ -86,7 +87,9 @@ class Hint:
 
     ``ab`` is the Lab chroma; ``radius`` is the half-size of the square patch in *original* pixels
     (0 = one pixel; the patch is never smaller than one working-size pixel). ``id`` identifies the
-    hint within its edit; 0 means "not yet numbered" and :class:`Edit` numbers it.
+    hint within its edit; 0 means "not yet numbered" and :class:`Edit` numbers it. ``reach`` says
+    how far the hint's colour spreads over the region it lands in: 0 about the hint only, 1 the
+    whole region up to its edges (core.user_edit).
     """
 
     x: float
@@ -94,6 +97,7 @@ class Hint:
     ab: tuple[float, float]
     radius: float = 2.0
     id: int = 0
+    reach: float = DEFAULT_REACH
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "x", _number(self.x, "A hint's x", -1e9, 1e9))
@@ -104,13 +108,16 @@ class Hint:
         object.__setattr__(self, "ab", ab)
         object.__setattr__(self, "radius", _number(self.radius, "A hint's radius", 0.0, MAX_HINT_RADIUS))
         object.__setattr__(self, "id", _integer(self.id, "A hint's id", 0, 2**53))
+        object.__setattr__(self, "reach", _number(self.reach, "A hint's reach", 0.0, 1.0))
 
     @classmethod
-    def from_rgb(cls, x: float, y: float, rgb: Sequence[int] | str, radius: float = 2.0, id: int = 0) -> "Hint":
+    def from_rgb(
+        cls, x: float, y: float, rgb: Sequence[int] | str, radius: float = 2.0, id: int = 0, reach: float = DEFAULT_REACH
+    ) -> "Hint":
         """A hint from an sRGB colour (0-255 triple or '#rrggbb'); only its chroma is used."""
         from core.hints import rgb_to_ab  # colour maths lives in core.color (torch)
 
-        return cls(x, y, rgb_to_ab(rgb), radius, id)
+        return cls(x, y, rgb_to_ab(rgb), radius, id, reach)
 
     def moved(self, x: float, y: float) -> "Hint":
         return replace(self, x=float(x), y=float(y))
@@ -121,18 +128,21 @@ class Hint:
     def resized(self, radius: float) -> "Hint":
         return replace(self, radius=float(min(max(radius, 0.0), MAX_HINT_RADIUS)))
 
+    def reaching(self, reach: float) -> "Hint":
+        return replace(self, reach=float(min(max(reach, 0.0), 1.0)))
+
     def to_dict(self) -> dict:
-        return {"id": self.id, "x": self.x, "y": self.y, "ab": list(self.ab), "radius": self.radius}
+        return {"id": self.id, "x": self.x, "y": self.y, "ab": list(self.ab), "radius": self.radius, "reach": self.reach}
 
     @classmethod
     def from_dict(cls, data: Any) -> "Hint":
-        """A hint from its JSON form ({"x", "y", "ab", "radius"?, "id"?}); EditError if malformed."""
+        """A hint from its JSON form ({"x", "y", "ab", "radius"?, "id"?, "reach"?}); EditError if malformed."""
         if not isinstance(data, Mapping):
             raise EditError(f"A hint must be an object with x, y and ab, got {_shown(data)}.")
         missing = [key for key in ("x", "y", "ab") if key not in data]
         if missing:
             raise EditError(f"A hint lacks {', '.join(missing)}.")
-        return cls(data["x"], data["y"], data["ab"], data.get("radius", 2.0), data.get("id", 0))
+        return cls(data["x"], data["y"], data["ab"], data.get("radius", 2.0), data.get("id", 0), data.get("reach", DEFAULT_REACH))
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,21 @@ parts of the edit it reads:
     encode_target       lightness, pre-colorization                     (same)
     encode_reference    one reference, working size                     that reference is new
     describe_target     lightness                                       the photo or size changes
-    describe_reference  one reference, working size                     that reference is new
-    match               target and reference descriptions               the set of references changes
+    describe_reference  one reference (and its mirror image), size       that reference is new
+    warp / match        target and reference descriptions               the set of references changes
     transfer            target features, reference stats and weights,   a reference, a weight, the blend
-                        blend, matches (content-aware strength)         or content matching changes
-    reference hints     transfer, matches, blend                        (with the transfer)
-    colorize            lightness, reference hints, user hints, model   a hint changes (and all above)
+                        blend, warp (content-aware strength)            or content matching changes
+    reference hints     transfer, warp, blend                           (with the transfer)
+    colorize            lightness, reference hints, model               (with the reference hints)
+    user_weights        lightness                                       the photo or size changes
+    stepped_aside       reference hints less those the user's claim     a hint changes (with references)
+    user_edit           colorize, user hints, user weights              a hint changes (and all above)
+
+The references' colours reach the sub-net through the soft warp (``config.correspondence == "warp"``,
+core.correspondence) or through content matching's mutual matches ("match"). The user's hints are
+laid over the result without them by ``user_edit`` (core.user_edit), and the sub-net runs again
+only where references are (their hints step aside inside the user's claims); with
+``config.user_edit`` off they are only further inputs of the colorize stage, as in the paper.
 
 A :class:`Pipeline` keeps a small bounded cache per stage, counts each stage it actually runs in
 ``stage_calls`` and times it in ``timings``. Nothing here knows about files: the caller
@@ -26,7 +35,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Hashable, Sequence
 
 import numpy as np
@@ -35,6 +44,7 @@ import torch.nn.functional as F
 
 from core.color import lab_to_rgb, rgb_to_lab
 from core.config import ColorizerConfig
+from core.correspondence import Warp, reference_cells, soft_warp, transfer_hint_density, warp_clearance, warp_hints
 from core.hints import Hint, rasterize_hints, sample_hints_from_ab
 from core.imageio import Photo
 from core.matching import (
@@ -48,7 +58,9 @@ from core.matching import (
     match,
 )
 from core.models import ColorNet, ReferenceStats, TransferNet
+from core.propagation import EdgeWeights
 from core.upsample import resize_lightness
+from core.user_edit import compose_user_edit, reach_theta, user_edit_weights, user_hint_influence
 
 REFERENCE_SOURCE_SIDE = 1024  # references are kept at most this large (short side)
 PALETTE_CHROMA = 8.0  # palette colours come from pixels at least this chromatic (when there are enough)
@@ -210,6 +222,46 @@ def reference_hints(
     return ab, mask
 
 
+def warped_hints(
+    coarse: Callable[[], torch.Tensor], L: torch.Tensor, warp: Warp | None, auto_ab: torch.Tensor, blend: float, config: ColorizerConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hints the references give through the soft warp (ab (2, h, w), mask (1, h, w)): the warped
+    colours where the warp is confident (a fractional mask), moving from the automatic colour towards
+    the reference's with the blend; hints sampled from the transfer's coarse colours (``coarse()``)
+    elsewhere, as many fewer as the warp covers, none for an unrelated reference (the transfer is
+    then not run at all). ``warp`` None (blend 0, or content matching off): only the sampled hints."""
+    h, w = L.shape[2:]
+    density = config.hint_density if warp is None else transfer_hint_density(config.hint_density, warp)
+    if density > 0:
+        ab, mask = sample_hints_from_ab(coarse()[0].cpu(), density, config.seed, config.hint_patch, L[0].cpu())
+        ab, mask = ab.to(L.device), mask.to(L.device)
+    else:
+        ab, mask = torch.zeros((2, h, w), device=L.device), torch.zeros((1, h, w), device=L.device)
+    if warp is None or warp.coverage() == 0.0:
+        return ab, mask
+    warped_ab, warped_mask = (t.to(L.device) for t in warp_hints(warp, (h, w)))
+    if blend < 1.0:
+        warped_ab = blend * warped_ab + (1 - blend) * auto_ab[0] * (warped_mask > 0)
+    mask = mask * (1 - warp_clearance(warp, (h, w), round(config.match_clearance * min(h, w))).to(L.device))
+    ab = torch.where(warped_mask > 0, warped_ab, ab * mask)
+    return ab, torch.maximum(mask, warped_mask)
+
+
+def hint_centres(
+    hints: Sequence[Hint], original_size: tuple[int, int], size: tuple[int, int]
+) -> tuple[list[tuple[int, int]], list[float]]:
+    """The hints' centres as (y, x) working pixels (``size`` is (w, h)), as rasterize_hints maps them,
+    and the theta of each hint's reach (core.user_edit.reach_theta); hints off the photo are left out."""
+    (W, H), (w, h) = original_size, size
+    centres, thetas = [], []
+    for hint in hints:
+        x, y = round((hint.x + 0.5) * w / W - 0.5), round((hint.y + 0.5) * h / H - 0.5)
+        if 0 <= x < w and 0 <= y < h:
+            centres.append((y, x))
+            thetas.append(reach_theta(hint.reach))
+    return centres, thetas
+
+
 def hint_planes(
     L: torch.Tensor,
     from_references: tuple[torch.Tensor, torch.Tensor] | None,
@@ -277,8 +329,8 @@ class StageCache:
 
 
 def _hint_key(hints: Sequence[Hint]) -> tuple:
-    """What of the hints the colornet sees (ids are bookkeeping: renumbering reruns nothing)."""
-    return tuple((h.x, h.y, h.ab, h.radius) for h in hints)
+    """What of the hints the pipeline reads (ids are bookkeeping: renumbering reruns nothing)."""
+    return tuple((h.x, h.y, h.ab, h.radius, h.reach) for h in hints)
 
 
 class Pipeline:
@@ -365,18 +417,47 @@ class Pipeline:
         return self._memo("reference_lab", key, lambda: reference_lab(self._reference_rgb(source, short_side)), False, REFERENCE_CACHE_SIZE)
 
     def reference_descriptors(self, source: Source, short_side: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(content descriptors of its grey, its ab) at each of the matching scales."""
+        """(content descriptors of its grey, its ab) at each of the matching scales and, for the soft
+        warp, of its mirror image at working size (last; one encoder pass with the straight view), so
+        a mirrored view of the same things is found as well as a straight one."""
 
         def run() -> list[tuple[torch.Tensor, torch.Tensor]]:
             described = []
             for scale in self.config.match_scales:
                 lab = self.reference_lab(source, short_side) if scale == 1.0 else reference_lab(self._reference_rgb(source, short_side), scale)
-                described.append((content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:]))
+                if scale == 1.0 and self.warping:
+                    both = content_descriptors(self.transfer.encoder, torch.cat((lab[:, :1], lab[:, :1].flip(-1))))
+                    described.append((both[:1], lab[0, 1:]))
+                    mirror = (both[1:], lab[0, 1:].flip(-1))
+                else:
+                    described.append((content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:]))
+            if self.warping:
+                if 1.0 not in self.config.match_scales:
+                    lab = self.reference_lab(source, short_side).flip(-1)
+                    mirror = (content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:])
+                described.append(mirror)
             return described
 
         return self._memo("describe_reference", (source.key, short_side), run, size=REFERENCE_CACHE_SIZE)
 
-    # -- matching, transfer, hints ---------------------------------------------------------------
+    # -- correspondence, transfer, hints ---------------------------------------------------------
+    @property
+    def warping(self) -> bool:
+        return self.config.correspondence == "warp"
+
+    def warp(self, job: Job) -> Warp:
+        """The references' colours warped onto the photo by what things are (core.correspondence)."""
+        key = (job.target.key, job.working_size, tuple(s.key for s in job.references))
+
+        def run() -> Warp:
+            target = self.target_descriptors(job)
+            sources = []
+            for source in job.references:
+                sources += self.reference_descriptors(source, job.working_size)
+            return self._timed("warp", lambda: soft_warp(target, reference_cells(sources)))
+
+        return self._memo("warp", key, run, counted=False)
+
     def matches(self, job: Job) -> tuple[Matches, list[torch.Tensor]]:
         """Where the references show what the photo shows, and the ab of each matched source (as
         :func:`core.matching.match` indexes them)."""
@@ -394,7 +475,13 @@ class Pipeline:
         """Share of the photo (0..1) the references show closely enough to pin their own colours."""
         if not job.references or not job.match_references:
             return 0.0
+        if self.warping:
+            return self.warp(job).coverage()
         return self.matches(job)[0].coverage(self.config.match_threshold)
+
+    def similarity(self, job: Job) -> torch.Tensor:
+        """How closely the references show each photo cell (h, w): the best cosine similarity."""
+        return self.warp(job).similarity if self.warping else self.matches(job)[0].similarity
 
     def _transfer_key(self, job: Job) -> tuple:
         refs = tuple((s.key, s.weight) for s in job.references)
@@ -408,7 +495,7 @@ class Pipeline:
             stats = [self.reference_stats(s, job.working_size) for s in job.references]
             strength: float | torch.Tensor = job.blend
             if job.content_aware and job.blend != 0.0:
-                strength = job.blend * content_strength(self.matches(job)[0].similarity, *self.config.similarity_range)
+                strength = job.blend * content_strength(self.similarity(job), *self.config.similarity_range)
             L, weights = self.lightness(job), [s.weight for s in job.references]
             return self._timed("transfer", lambda: coarse_transfer(self.transfer, features, L, stats, weights, strength))
 
@@ -416,8 +503,11 @@ class Pipeline:
 
     def reference_hints(self, job: Job) -> tuple[torch.Tensor, torch.Tensor]:
         def run() -> tuple[torch.Tensor, torch.Tensor]:
-            coarse, L = self.coarse(job), self.lightness(job)
-            matched, matches = None, None
+            L = self.lightness(job)
+            if self.warping:
+                warp = self.warp(job) if job.match_references and job.blend != 0.0 else None
+                return warped_hints(lambda: self.coarse(job), L, warp, self.precolorized(job), job.blend, self.config)
+            coarse, matched, matches = self.coarse(job), None, None
             if job.match_references and job.blend != 0.0:
                 matches, colours = self.matches(job)
                 matched = matched_hints(matches, colours, self.precolorized(job), job.blend, tuple(L.shape[2:]), self.config)
@@ -430,18 +520,75 @@ class Pipeline:
         """The result's ab (1, 2, h, w) at working size."""
         if not job.references and not job.hints:
             return self.precolorized(job)
+        if not job.hints or not self.config.user_edit:
+            return self.colorize(job)
+        return self.user_edit(job)
+
+    def _colorize_key(self, job: Job) -> tuple:
         ref_key = self._transfer_key(job) + (job.match_references,) if job.references else None
-        key = (job.target.key, job.working_size, job.model, ref_key, _hint_key(job.hints))
+        return (job.target.key, job.working_size, job.model, ref_key, _hint_key(job.hints))
+
+    def colorize(self, job: Job) -> torch.Tensor:
+        """The sub-net on the references' hints and the job's own."""
 
         def run() -> torch.Tensor:
             L = self.lightness(job)
             from_references = self.reference_hints(job) if job.references else None
-            hint_ab, mask = hint_planes(L, from_references, job.hints, job.target.size)
-            pooled, _ = self.global_features(job)
-            colornet = self.nets(job.model).colornet
-            return self._timed("colorize", lambda: colornet(L, hint_ab, mask, global_features=pooled))
+            return self._run_colornet(job, L, from_references, job.hints)
 
-        return self._memo("colorize", key, run, counted=False)
+        return self._memo("colorize", self._colorize_key(job), run, counted=False)
+
+    def _run_colornet(self, job: Job, L: torch.Tensor, from_references, hints: Sequence[Hint]) -> torch.Tensor:
+        hint_ab, mask = hint_planes(L, from_references, hints, job.target.size)
+        pooled, _ = self.global_features(job)
+        colornet = self.nets(job.model).colornet
+        return self._timed("colorize", lambda: colornet(L, hint_ab, mask, global_features=pooled))
+
+    def user_weights(self, job: Job) -> EdgeWeights:
+        """The edge weights the user's hints spread with (depend on the lightness only)."""
+        key = (job.target.key, job.working_size)
+        return self._memo("user_weights", key, lambda: user_edit_weights(self.lightness(job)[0, 0].float().cpu().numpy()))
+
+    def stepped_aside(self, job: Job, claimed: torch.Tensor) -> torch.Tensor:
+        """The sub-net on the references' hints with those inside the user's claims (``claimed`` (h, w)
+        in [0, 1]) taken away: there it gives its own colours, not the references'."""
+
+        def run() -> torch.Tensor:
+            L = self.lightness(job)
+            ab, mask = self.reference_hints(job)
+            mask = mask * (1 - claimed.to(mask.device))
+            return self._run_colornet(job, L, (ab * (mask > 0), mask), ())
+
+        key = self._colorize_key(replace(job, hints=())) + (_hint_key(job.hints),)
+        return self._memo("stepped_aside", key, run, counted=False)
+
+    def user_edit(self, job: Job) -> torch.Tensor:
+        """The result without the user's hints, with them laid over it: each hint claims the region it
+        lands in (fading with distance, stopping at lightness edges); there the references' hints step
+        aside, and the hint's colour change is spread over the region edge-aware (core.user_edit).
+        The sub-net never sees the user's hints, so nothing outside the claims changes and the
+        references' hints cannot drown them."""
+
+        def run() -> torch.Tensor:
+            L = self.lightness(job)
+            h, w = L.shape[2:]
+            base = self.final_ab(replace(job, hints=()))
+            centres, thetas = hint_centres(job.hints, job.target.size, (w, h))
+            if not centres:
+                return base
+            weights = self.user_weights(job)
+            reach = user_hint_influence(centres, weights, thetas)
+            if job.references:
+                claimed = torch.from_numpy(reach)
+                if bool((self.reference_hints(job)[1].cpu() * claimed).any()):  # else nothing steps aside
+                    claim = claimed.to(base.device)[None, None]
+                    base = base + claim * (self.stepped_aside(job, claimed) - base)
+            user_ab, user_mask = rasterize_hints(job.hints, job.target.size, (w, h))
+            ab, hint_ab, hint_mask = base[0].float().cpu().numpy(), user_ab.numpy(), user_mask.numpy()
+            out = self._timed("user_edit", lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach))
+            return torch.from_numpy(out)[None].to(base.device, base.dtype)
+
+        return self._memo("user_edit", self._colorize_key(job), run, counted=False)
 
     def palette(self, references: Sequence[Source], short_side: int, count: int) -> list[tuple[int, int, int]]:
         if not references:

@@ -3,8 +3,10 @@
 The canvas holds pictures and markers, never the edit or the model. It reports what the user did as
 intents in *image* coordinates (pixels of the original photo, whatever the zoom):
 ``hint_added(x, y)``, ``hint_pressed(id)``, ``hint_moved(id, x, y)``, ``hint_removed(id)``
-and ``hint_resized(id, radius)``, where ``id`` is the hint's own id (see :class:`core.edit.Hint`). The scene is laid out in original-photo pixels, so a display
-image of any size is simply scaled to cover it.
+and ``hint_resized(id, radius)``, where ``id`` is the hint's own id (see :class:`core.edit.Hint`), and
+``stroke_drawn(path)`` when a Shift-drag ends (the pixels it passed; it is drawn while it lasts and
+reported once, on release). The scene is laid out in original-photo pixels, so a display image of any
+size is simply scaled to cover it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,31 @@ def marker_at(centres: Sequence[QPointF], rects: Sequence[QRectF], point: QPoint
     return None
 
 
+def points_along(path: Sequence[tuple[float, float]], step: float, limit: int) -> list[tuple[int, int]]:
+    """Pixels about ``step`` apart along the polyline ``path``, its two ends included; at most
+    ``limit`` of them (a longer path spaces them wider) and never the same pixel twice in a row."""
+    if not path:
+        return []
+    lengths = [0.0]
+    for (x0, y0), (x1, y1) in zip(path, path[1:]):
+        lengths.append(lengths[-1] + math.hypot(x1 - x0, y1 - y0))
+    total = lengths[-1]
+    count = 1 if total == 0 else min(max(limit, 1), max(2, round(total / max(step, 1e-6)) + 1))
+    points: list[tuple[int, int]] = []
+    segment = 0
+    for i in range(count):
+        at = total * i / (count - 1) if count > 1 else 0.0
+        while segment < len(path) - 2 and lengths[segment + 1] < at:
+            segment += 1
+        span = lengths[segment + 1] - lengths[segment] if len(path) > 1 else 0.0
+        t = (at - lengths[segment]) / span if span > 0 else 0.0
+        (x0, y0), (x1, y1) = path[segment], path[min(segment + 1, len(path) - 1)]
+        pixel = (round(x0 + t * (x1 - x0)), round(y0 + t * (y1 - y0)))
+        if not points or points[-1] != pixel:
+            points.append(pixel)
+    return points
+
+
 def wheel_radius(radius: float, steps: float) -> float:
     """Patch half-size after ``steps`` wheel notches: at least one pixel, or 20 %, per notch."""
     for _ in range(int(abs(steps))):
@@ -100,6 +127,7 @@ class HintCanvas(QGraphicsView):
     hint_released = Signal(int)  # hint id: the drag of its marker ended
     hint_removed = Signal(int)  # hint id
     hint_resized = Signal(int, float)  # hint id, new radius (image pixels)
+    stroke_drawn = Signal(object)  # tuple of (x, y) image pixels a Shift-drag passed, in order
     zoom_changed = Signal(float)
 
     def __init__(self, parent=None) -> None:
@@ -127,6 +155,8 @@ class HintCanvas(QGraphicsView):
         self._fit = True
         self._drag_id: int | None = None
         self._drag_pixel: tuple[int, int] | None = None
+        self._stroke: list[tuple[int, int]] | None = None  # the Shift-drag being painted
+        self._brush: tuple[tuple[int, int, int] | None, float] = (None, 0.0)  # its colour, radius
         self._dragging_divider = False
         self._pan_from: QPoint | None = None
         self._space_down = False
@@ -168,6 +198,10 @@ class HintCanvas(QGraphicsView):
     @property
     def markers(self) -> tuple[Marker, ...]:
         return self._markers
+
+    def set_brush(self, rgb: tuple[int, int, int] | None, radius: float) -> None:
+        """How a stroke is drawn while it is painted: the colour (None: not chosen yet) and radius."""
+        self._brush = (rgb, float(radius))
 
     def set_show_hints(self, show: bool) -> None:
         self._show_hints = show
@@ -271,6 +305,13 @@ class HintCanvas(QGraphicsView):
             return
         if button != Qt.MouseButton.LeftButton:
             return
+        scene = self.scene_at(pos)
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            pixel = pixel_at(scene.x(), scene.y(), self._size)
+            if pixel is not None:  # a stroke: drawn here while it lasts, reported on release
+                self._stroke = [pixel]
+                self.viewport().update()
+            return
         divider = self._divider_x()
         if divider is not None and abs(pos.x() - divider) <= DIVIDER_SLOP_PX and marker is None:
             self._dragging_divider = True
@@ -280,7 +321,6 @@ class HintCanvas(QGraphicsView):
             self._drag_pixel = (int(marker.x), int(marker.y))
             self.hint_pressed.emit(marker.id)
             return
-        scene = self.scene_at(pos)
         pixel = pixel_at(scene.x(), scene.y(), self._size)
         if pixel is not None:
             before = {m.id for m in self._markers}
@@ -301,6 +341,13 @@ class HintCanvas(QGraphicsView):
         if self._dragging_divider and self._size is not None:
             scene = self.scene_at(pos)
             self.set_split(scene.x() / self._size[0])
+            return
+        if self._stroke is not None and self._size is not None:
+            scene = self.scene_at(pos)
+            pixel = clamp_pixel(scene.x(), scene.y(), self._size)
+            if pixel != self._stroke[-1]:
+                self._stroke.append(pixel)
+                self.viewport().update()
             return
         if self._drag_id is not None and self._size is not None:
             scene = self.scene_at(pos)
@@ -325,6 +372,10 @@ class HintCanvas(QGraphicsView):
         if self._drag_id is not None:
             hint_id, self._drag_id = self._drag_id, None
             self.hint_released.emit(hint_id)
+        if self._stroke is not None:
+            stroke, self._stroke = tuple(self._stroke), None
+            self.viewport().update()
+            self.stroke_drawn.emit(stroke)
         self._dragging_divider = False
 
     def mouseDoubleClickEvent(self, event) -> None:
@@ -369,7 +420,26 @@ class HintCanvas(QGraphicsView):
             centres, rects = self._marker_geometry()
             for marker, centre, box in zip(self._markers, centres, rects):
                 self._draw_marker(painter, marker, box.translated(centre), marker.id == self._selected)
+        if self._stroke is not None:
+            self._draw_stroke(painter)
         painter.restore()
+
+    def _draw_stroke(self, painter: QPainter) -> None:
+        # The path as wide as the hints it will lay down, in the brush colour over a dark edge.
+        rgb, radius = self._brush
+        points = [QPointF(self.mapFromScene(QPointF(x + 0.5, y + 0.5))) for x, y in self._stroke]
+        width = max((2 * radius + 1) * self.zoom, 3.0)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for colour, pen_width in ((QColor(0, 0, 0, 160), width + 2), (QColor(*(rgb or (255, 255, 255))), width)):
+            pen = QPen(colour, pen_width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            painter.setPen(pen)
+            if len(points) > 1:
+                painter.drawPolyline(points)
+            else:
+                painter.drawPoint(points[0])
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
     @staticmethod
     def _draw_marker(painter: QPainter, marker: Marker, box: QRectF, selected: bool) -> None:

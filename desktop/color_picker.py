@@ -3,7 +3,9 @@
 The panel offers the colour the model currently predicts at the hint, a palette taken from the
 references, recently used colours, the ab gamut at the hint's lightness (every colour that pixel can
 show, which is the set a hint can reach there), and Qt's free colour dialog. Whatever is chosen is
-snapped into that gamut before it is reported as ``colour_picked((a, b), gesture)``.
+snapped into that gamut before it is reported as ``colour_picked((a, b), gesture)``. Below the title,
+the :class:`~desktop.reach_slider.ReachSlider` (:attr:`HintColourPanel.reach`) says how far the hint's
+colour spreads.
 
 The numbers come from the core (a :class:`core.api.Probe` of the hint's pixel and the colour helpers
 of :mod:`core.api`, imported when first needed); the panel only shows them.
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.commands import new_gesture
+from desktop.reach_slider import ReachSlider
 
 AB_RANGE = 110.0  # the gamut view spans a and b from -AB_RANGE to +AB_RANGE (as Probe.gamut does)
 MAX_RECENT = 8
@@ -223,6 +226,7 @@ class HintColourPanel(QWidget):
         self.recent_row.setSpacing(3)
         self.more_button = QPushButton("More colours…")
         self.more_button.clicked.connect(self._on_more_clicked)
+        self.reach = ReachSlider()
         self.palette_buttons: list[SwatchButton] = []
         self.recent_buttons: list[SwatchButton] = []
 
@@ -234,6 +238,7 @@ class HintColourPanel(QWidget):
         top.setColumnStretch(2, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.reach)
         layout.addWidget(self.gamut, 1)
         layout.addWidget(QLabel("From the references"))
         layout.addLayout(self.palette_row)

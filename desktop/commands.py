@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Iterable, Sequence
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -72,6 +73,16 @@ class AddHint(_HintsEdit):
         super().__init__(document, edit.hints, edit.with_hint(hint).hints, "Add colour hint")
 
 
+class AddStroke(_HintsEdit):
+    """Adds a stroke's hints in one step, each under a new id; :attr:`hint_ids` records them."""
+
+    def __init__(self, document: EditDocument, hints: Sequence[Hint]) -> None:
+        edit = document.edit
+        new = edit.with_hints(hints).hints
+        self.hint_ids = tuple(h.id for h in new[len(edit.hints):])
+        super().__init__(document, edit.hints, new, "Paint colour stroke")
+
+
 class _OneHintEdit(_HintsEdit):
     """A change to the hint ``hint_id``; it merges only with edits of that same hint."""
 
@@ -118,6 +129,15 @@ class ResizeHint(_OneHintEdit):
         return merged
 
 
+class SetHintReach(_OneHintEdit):
+    """How far the hint's colour spreads (0 about the hint .. 1 its whole region); a slider drag merges."""
+
+    merge_id = 104
+
+    def __init__(self, document: EditDocument, hint_id: int, reach: float, gesture: int | None = None) -> None:
+        super().__init__(document, document.edit.hint(hint_id).reaching(reach), "Change hint reach", gesture)
+
+
 class RemoveHint(_HintsEdit):
     def __init__(self, document: EditDocument, hint_id: int) -> None:
         edit = document.edit
@@ -134,10 +154,15 @@ def settle_hint_colour(stack: QUndoStack, document: EditDocument, hint_id: int, 
     was added with: in the edit and in every step of ``stack``, as if it had been added with it.
     (A new hint takes the model's colour at its pixel, which the worker reports a moment later;
     settling it this way adds no undo step, however many edits came in between.)"""
-    provisional, ab = tuple(provisional), (float(ab[0]), float(ab[1]))
+    settle_hint_colours(stack, document, (hint_id,), provisional, ab)
+
+
+def settle_hint_colours(stack: QUndoStack, document: EditDocument, hint_ids: Iterable[int], provisional, ab) -> None:
+    """:func:`settle_hint_colour` for several hints at once (a stroke): one change of the edit."""
+    ids, provisional, ab = frozenset(hint_ids), tuple(provisional), (float(ab[0]), float(ab[1]))
 
     def settled(hints: tuple[Hint, ...]) -> tuple[Hint, ...]:
-        return tuple(h.recoloured(ab) if h.id == hint_id and h.ab == provisional else h for h in hints)
+        return tuple(h.recoloured(ab) if h.id in ids and h.ab == provisional else h for h in hints)
 
     for index in range(stack.count()):
         command = stack.command(index)

@@ -1,10 +1,12 @@
 """The hint tool: turns what the user does on the canvas and in the colour panel into hint edits.
 
 It holds the tool's own state, never the edit: which hint is selected (by id), the brush colour for
-new hints, and the patch size last chosen. Canvas signals and undo commands name hints by id, so a
-removal never shifts the selection onto another hint. The numbers it shows come from the worker:
-marker colours with each preview, and a :class:`core.api.Probe` of the selected hint's pixel (its
-lightness, the model's colour there and the gamut) through ``probe(edit, x, y, on_done)``.
+new hints, the patch size last chosen and the reach of new hints (kept in the app settings). A click
+adds one hint; a Shift-drag paints a stroke, a line of hints of one colour added as one undo step.
+Canvas signals and undo commands name hints by id, so a removal never shifts the selection onto
+another hint. The numbers it shows come from the worker: marker colours with each preview, and a
+:class:`core.api.Probe` of the selected hint's pixel (its lightness, the model's colour there and the
+gamut) through ``probe(edit, x, y, on_done)``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from typing import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from core.edit import MAX_HINT_RADIUS, Edit, Hint
+from core.edit import MAX_HINT_RADIUS, MAX_HINTS, Edit, Hint
 from desktop import commands
-from desktop.canvas import HintCanvas, Marker, wheel_radius
+from desktop.canvas import HintCanvas, Marker, points_along, wheel_radius
 from desktop.color_picker import HintColourPanel, ab_to_rgb8, default_lightness, gamut_rgba, snap_ab
 from desktop.document import EditDocument
 from desktop.settings import AppSettings
 
 Probe = Callable[[Edit, float, float, Callable[[object], None]], None]
+
+MAX_STROKE_HINTS = 64  # a longer stroke spaces its hints wider
 
 
 class HintTool(QObject):
@@ -49,6 +53,7 @@ class HintTool(QObject):
         self.selected: int | None = None  # id of the selected hint
         self.brush_ab: tuple[float, float] | None = None  # colour for new hints, once chosen
         self.radius: float | None = None  # patch size last chosen with the wheel or keys
+        self.reach: float = settings.hint_reach()  # how far new hints spread, last chosen
         self.hint_lightness: dict[int, float] = {}  # each hint's pixel, from the latest preview
         self._probed = None  # (hint id, x, y, Probe) of the selected hint
         self._drag_gesture: int | None = None
@@ -59,7 +64,10 @@ class HintTool(QObject):
         canvas.hint_released.connect(self._on_hint_released)
         canvas.hint_removed.connect(self.remove)
         canvas.hint_resized.connect(self.resize)
+        canvas.stroke_drawn.connect(self._on_stroke_drawn)
         panel.colour_picked.connect(self._on_colour_picked)
+        panel.reach.reach_changed.connect(self._on_reach_changed)
+        panel.reach.set_value(self.reach)
 
     @property
     def edit(self) -> Edit:
@@ -91,7 +99,10 @@ class HintTool(QObject):
     def refresh(self) -> None:
         markers = [Marker(h.x, h.y, h.radius, self._marker_rgb(h), h.id) for h in self.edit.hints]
         self.canvas.set_markers(markers, self.selected)
+        brush_rgb = ab_to_rgb8(default_lightness(), self.brush_ab) if self.brush_ab is not None else None
+        self.canvas.set_brush(brush_rgb, self.default_radius())
         hint = self._selected_hint()
+        self.panel.reach.set_value(hint.reach if hint is not None else self.reach)
         if hint is None:
             L = default_lightness()
             self.panel.set_context(L, self.brush_ab, None, "Colour for new hints — click the photo to add one", gamut_rgba(L))
@@ -150,7 +161,7 @@ class HintTool(QObject):
         before = self.edit
         brush = self.brush_ab
         provisional = brush or (0.0, 0.0)
-        command = commands.AddHint(self.document, Hint(x, y, provisional, self.default_radius()))
+        command = commands.AddHint(self.document, Hint(x, y, provisional, self.default_radius(), reach=self.reach))
         self.selected = command.hint_id
         self.undo_stack.push(command)
 
@@ -159,6 +170,31 @@ class HintTool(QObject):
             commands.settle_hint_colour(self.undo_stack, self.document, command.hint_id, provisional, ab)
 
         self.probe(before, x, y, settle)
+
+    def _on_stroke_drawn(self, path) -> None:
+        """A Shift-drag ended: a hint about every patch width along it, in one colour, one undo step.
+        Without a brush colour the stroke takes the model's colour where it began."""
+        if self.edit.photo is None or not path:
+            return
+        radius = self.default_radius()
+        points = points_along(path, max(2 * radius, 1.0), MAX_STROKE_HINTS)
+        if len(self.edit.hints) + len(points) > MAX_HINTS:
+            self.say(f"An edit holds at most {MAX_HINTS:,} hints; remove some before painting another stroke.", 8000)
+            return
+        before = self.edit
+        brush = self.brush_ab
+        provisional = brush or (0.0, 0.0)
+        command = commands.AddStroke(self.document, [Hint(x, y, provisional, radius, reach=self.reach) for x, y in points])
+        self.selected = None  # the panel keeps the brush: the next stroke paints in the same colour
+        self.undo_stack.push(command)
+        self.say(f"Stroke of {len(points)} hints", 2000)
+        if brush is None:
+
+            def settle(probe) -> None:
+                ab = snap_ab(probe.L, probe.ab)
+                commands.settle_hint_colours(self.undo_stack, self.document, command.hint_ids, provisional, ab)
+
+            self.probe(before, float(points[0][0]), float(points[0][1]), settle)
 
     def _on_hint_pressed(self, hint_id: int) -> None:
         self._drag_gesture = commands.new_gesture()
@@ -209,6 +245,14 @@ class HintTool(QObject):
         self.select(None)
 
     # -- colour panel ---------------------------------------------------------------------------
+    def _on_reach_changed(self, reach: float, gesture: int) -> None:
+        """The reach slider: the selected hint's reach (a drag is one undo step) and that of new hints."""
+        self.reach = reach
+        self.settings.set_hint_reach(reach)
+        hint = self._selected_hint()
+        if hint is not None and hint.reach != reach:
+            self.undo_stack.push(commands.SetHintReach(self.document, hint.id, reach, gesture))
+
     def _on_colour_picked(self, ab, gesture: int) -> None:
         ab = (float(ab[0]), float(ab[1]))
         hint = self._selected_hint()

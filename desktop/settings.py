@@ -1,4 +1,5 @@
-"""What Heirloom remembers between runs (QSettings): folders, recent files, device, model, working size.
+"""What Heirloom remembers between runs (QSettings): folders, recent files, device, model, working size,
+the reach of new hints.
 
 Every read and write of the app's settings goes through :class:`AppSettings`; nothing else touches
 ``QSettings`` keys.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from core.edit import DEFAULT_MODEL, DEFAULT_WORKING_SIZE, WORKING_SIZE_RANGE
+from core.edit import DEFAULT_MODEL, DEFAULT_REACH, DEFAULT_WORKING_SIZE, WORKING_SIZE_RANGE
 
 MAX_RECENT_FILES = 10
 MAX_RECENT_COLOURS = 8
@@ -105,6 +106,18 @@ class AppSettings:
 
     def set_working_size(self, size: int) -> None:
         self.q.setValue("engine/working_size", int(size))
+
+    # -- hints ------------------------------------------------------------------------------
+    def hint_reach(self) -> float:
+        """How far new hints reach (0 about the hint .. 1 its whole region), as last chosen."""
+        try:
+            reach = float(self.q.value("hints/reach", DEFAULT_REACH))
+        except (TypeError, ValueError, OverflowError):
+            return DEFAULT_REACH
+        return reach if 0.0 <= reach <= 1.0 else DEFAULT_REACH
+
+    def set_hint_reach(self, reach: float) -> None:
+        self.q.setValue("hints/reach", float(reach))
 
     # -- window -----------------------------------------------------------------------------
     @property

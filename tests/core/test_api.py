@@ -32,7 +32,7 @@ from core.imageio import load_photo, save_image
 
 ALL_STAGES = {
     "resize_target", "precolorize", "encode_target", "encode_reference", "transfer", "colorize",
-    "describe_target", "describe_reference", "match",
+    "describe_target", "describe_reference", "warp", "user_weights", "user_edit",
 }
 
 
@@ -99,6 +99,7 @@ def test_automatic_without_references_or_hints(colorizer, edit):
 
 
 def test_first_reference_runs_the_transfer(colorizer, edit, astronaut):
+    edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     colorizer.preview(edit)
     colorizer.preview(replace(edit, references=(astronaut,)))
     calls = colorizer.stage_calls
@@ -106,20 +107,63 @@ def test_first_reference_runs_the_transfer(colorizer, edit, astronaut):
     assert calls["transfer"] == 1 and calls["colorize"] == 1 and calls["precolorize"] == 1
 
 
-def test_new_hint_reruns_only_colorize(colorizer, edit, astronaut):
-    edit = replace(edit, references=(astronaut,))
+def test_an_unrelated_reference_is_not_even_transferred(colorizer, edit, astronaut):
+    # With content matching on, a reference the warp finds unrelated lends no hints, so its colours
+    # are neither encoded nor transferred: the result is the automatic one.
+    automatic = colorizer.preview(edit).ab
+    rerun = rerun_for(colorizer, edit, replace(edit, references=(astronaut,)))
+    assert rerun["warp"] == 1 and rerun["encode_reference"] == 0 and rerun["transfer"] == 0
+    assert np.allclose(colorizer.preview(replace(edit, references=(astronaut,))).ab, automatic)
+
+
+def test_new_hint_reruns_only_the_sub_net_and_the_user_edit(colorizer, edit, astronaut):
+    edit = replace(edit, references=(astronaut,), match_content=False)  # its hints everywhere
     hinted = edit.with_hint(Hint.from_rgb(20, 30, "#aa2211", 4))
-    assert rerun_for(colorizer, edit, hinted) == Counter({"colorize": 1})
+    # The sub-net reruns once, with the references' hints stepping aside where the hint claims;
+    # the edge weights the hints spread with are computed once per photo.
+    assert rerun_for(colorizer, edit, hinted) == Counter({"colorize": 1, "user_weights": 1, "user_edit": 1})
+    again = hinted.with_hint(Hint.from_rgb(60, 10, "#2211aa", 4))
+    assert rerun_for(colorizer, hinted, again) == Counter({"colorize": 1, "user_edit": 1})
+    # A reference that lends no hints (the warp finds it unrelated) has nothing to step aside.
+    lending_none = replace(edit, match_content=True)
+    assert rerun_for(colorizer, lending_none, lending_none.with_hint(Hint(5, 5, (30.0, 30.0)))) == Counter({"user_edit": 1})
     # The same hints again, even renumbered, change nothing.
     same = replace(edit, hints=tuple(replace(h, id=h.id + 10) for h in hinted.hints))
     assert rerun_for(colorizer, hinted, same) == Counter()
 
 
-def test_hints_without_reference_rerun_only_colorize(colorizer, edit):
-    assert rerun_for(colorizer, edit, edit.with_hint(Hint(5, 5, (30.0, 30.0)))) == Counter({"colorize": 1})
+def test_hints_without_reference_rerun_only_the_user_edit(colorizer, edit):
+    hinted = edit.with_hint(Hint(5, 5, (30.0, 30.0)))
+    assert rerun_for(colorizer, edit, hinted) == Counter({"user_weights": 1, "user_edit": 1})
+    assert rerun_for(colorizer, hinted, hinted.with_hint(Hint(50, 60, (0.0, -30.0)))) == Counter({"user_edit": 1})
+
+
+def test_a_hint_recolours_its_region_and_nothing_past_an_edge(colorizer, astronaut):
+    # Two flat halves, dark and light, meet at a sharp edge; a hint in the dark half recolours it
+    # (the sampled and warped hints step aside there); the change fades across the edge and is
+    # gone at the far side of the light half. (Reach is in working pixels: the real working size.)
+    lightness = np.full((256, 384), 15.0, dtype=np.float32)
+    lightness[:, 192:] = 90.0
+    edit = Edit(colorizer.hold(lightness, "halves"), references=(astronaut,), working_size=256)
+    purple = (45.0, -40.0)
+    before = colorizer.preview(edit).ab
+    after = colorizer.preview(edit.with_hint(Hint(96, 128, purple, 2, reach=1.0))).ab  # the whole region
+    towards = np.linalg.norm(after[:, :, 16:176] - np.array(purple)[:, None, None], axis=0)
+    assert np.median(towards) < 6.0
+    moved = np.linalg.norm(after - before, axis=0)
+    assert moved[:, 208:].mean() < 0.1 * moved[:, :176].mean()
+    assert moved[:, 320:].max() < 2.0
+
+
+def test_hints_reach_the_sub_net_when_the_user_edit_is_off(tiny_models, edit, grey_photo_pixels):
+    colorizer = Colorizer(ColorizerConfig(working_size=64, device="cpu", allow_random_weights=True, user_edit=False), tiny_models)
+    colorizer.hold(grey_photo_pixels(96, 144, seed=1), "grandma")
+    hinted = edit.with_hint(Hint(5, 5, (30.0, 30.0)))
+    assert rerun_for(colorizer, edit, hinted) == Counter({"colorize": 1})
 
 
 def test_blend_change_reruns_transfer_and_colorize_only(colorizer, edit, astronaut):
+    edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     edit = replace(edit, references=(astronaut,))
     assert rerun_for(colorizer, edit, replace(edit, blend=0.4)) == Counter({"transfer": 1, "colorize": 1})
     assert rerun_for(colorizer, replace(edit, blend=0.4), replace(edit, blend=0.4)) == Counter()
@@ -128,36 +172,47 @@ def test_blend_change_reruns_transfer_and_colorize_only(colorizer, edit, astrona
 
 
 def test_second_reference_encodes_only_itself(colorizer, edit, astronaut, coffee):
+    edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     one = replace(edit, references=(astronaut,))
     assert rerun_for(colorizer, one, replace(edit, references=(astronaut, coffee))) == Counter(
-        {"encode_reference": 1, "describe_reference": 1, "match": 1, "transfer": 1, "colorize": 1}
+        {"encode_reference": 1, "transfer": 1, "colorize": 1}
+    )
+
+
+def test_second_reference_describes_only_itself(colorizer, edit, astronaut, coffee):
+    one = replace(edit, references=(astronaut,))
+    assert rerun_for(colorizer, one, replace(edit, references=(astronaut, coffee))) == Counter(
+        {"describe_reference": 1, "warp": 1, "colorize": 1}  # both unrelated: no transfer
     )
 
 
 def test_removing_or_reweighting_a_reference_does_not_re_encode(colorizer, edit, astronaut, coffee):
+    edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     both = replace(edit, references=(astronaut, coffee))
     reweighted = replace(edit, references=(astronaut, replace(coffee, weight=3.0)))
     assert rerun_for(colorizer, both, reweighted) == Counter({"transfer": 1, "colorize": 1})
     only_coffee = reweighted.without_reference(astronaut.path)
-    assert rerun_for(colorizer, reweighted, only_coffee) == Counter({"match": 1, "transfer": 1, "colorize": 1})
+    assert rerun_for(colorizer, reweighted, only_coffee) == Counter({"transfer": 1, "colorize": 1})
     # Removing the last one returns to the automatic result, with nothing recomputed but the cache.
     assert rerun_for(colorizer, only_coffee, only_coffee.without_reference(coffee.path)) == Counter()
 
 
 def test_working_size_change_reruns_everything(colorizer, edit, astronaut, coffee):
+    edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     edit = replace(edit, references=(astronaut, coffee)).with_hint(Hint(10, 10, (20.0, 0.0)))
     rerun = rerun_for(colorizer, edit, replace(edit, working_size=80))
-    assert set(rerun) == ALL_STAGES
+    assert set(rerun) == ALL_STAGES - {"describe_target", "describe_reference", "warp"}  # matching is off
     assert rerun["encode_reference"] == 2
     assert colorizer.preview(replace(edit, working_size=80)).rgb.shape[:2] == (80, 120)
 
 
 def test_new_photo_keeps_the_references_encoded(colorizer, edit, astronaut, grey_photo_pixels):
+    edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     edit = replace(edit, references=(astronaut,))
     other = replace(edit, photo=colorizer.hold(grey_photo_pixels(80, 60, seed=3)))
     rerun = rerun_for(colorizer, edit, other)
     assert rerun["encode_reference"] == 0 and rerun["describe_reference"] == 0
-    assert rerun["precolorize"] == 1 and rerun["describe_target"] == 1 and rerun["match"] == 1
+    assert rerun["precolorize"] == 1 and rerun["describe_target"] == 0 and rerun["warp"] == 0
     assert rerun["encode_target"] == 1 and rerun["transfer"] == 1
     assert colorizer.preview(other).original_size == (60, 80)
 
@@ -166,7 +221,8 @@ def test_content_matching_switch_does_not_rematch(colorizer, edit, astronaut):
     matched = replace(edit, references=(astronaut,))
     plain = replace(matched, match_content=False)
     rerun = rerun_for(colorizer, matched, plain)
-    assert rerun == Counter({"transfer": 1, "colorize": 1})
+    # The warp found the astronaut unrelated, so matching on never ran the transfer; off, it runs.
+    assert rerun == Counter({"encode_target": 1, "encode_reference": 1, "transfer": 1, "colorize": 1})
     assert colorizer.preview(plain).coverage == 0.0
     # Back on: every stage's result is still cached.
     assert rerun_for(colorizer, plain, matched) == Counter()
@@ -178,12 +234,17 @@ def test_holding_a_key_again_replaces_the_photo(colorizer, edit, grey_photo_pixe
     assert not np.array_equal(colorizer.preview(edit).ab, first)
 
 
-def test_reference_changes_the_result(colorizer, edit, astronaut, coffee):
-    automatic = colorizer.preview(edit).ab
-    with_astronaut = colorizer.preview(replace(edit, references=(astronaut,))).ab
-    with_coffee = colorizer.preview(replace(edit, references=(coffee,))).ab
-    assert not np.allclose(automatic, with_astronaut)
-    assert not np.allclose(with_astronaut, with_coffee)
+def test_reference_changes_the_result(colorizer, edit, astronaut, coffee, astronaut_pixels):
+    # The astronaut's own grey photo takes its colours from it; an unrelated photo lends none while
+    # content matching is on (a loosely similar photo must do no harm), and its palette everywhere
+    # when it is off (the paper's pipeline).
+    own = Edit(colorizer.hold(rgb_to_lab(torch.from_numpy(astronaut_pixels / 255.0).permute(2, 0, 1))[0].numpy()), working_size=64)
+    automatic = colorizer.preview(own).ab
+    with_astronaut = colorizer.preview(replace(own, references=(astronaut,)))
+    assert with_astronaut.coverage > 0.5 and not np.allclose(automatic, with_astronaut.ab)
+    assert np.allclose(colorizer.preview(edit).ab, colorizer.preview(replace(edit, references=(coffee,))).ab)
+    plain = replace(edit, match_content=False)
+    assert not np.allclose(colorizer.preview(replace(plain, references=(astronaut,))).ab, colorizer.preview(replace(plain, references=(coffee,))).ab)
 
 
 def test_grey_reference_is_refused(colorizer, edit, tmp_path):

@@ -164,6 +164,7 @@ def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, m
     def spy(self, edit, path, *args, **kwargs):
         seen["edit"] = edit
         seen["matching"] = (self.config.match_references, self.config.content_aware)
+        seen["hints"] = (self.config.correspondence, self.config.user_edit)
         return original_export(self, edit, path, *args, **kwargs)
 
     monkeypatch.setattr(cli.Colorizer, "export", spy)
@@ -177,15 +178,20 @@ def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, m
     assert hints[0] == Hint.from_rgb(100, 120, "#ff0000", 6)
     assert hints[1] == Hint(30, 40, (10.0, -20.0), 5)
     assert hints[2] == Hint.from_rgb(1, 2, "#00ff00")
-    assert seen["matching"] == (True, True)
+    assert seen["matching"] == (True, True) and seen["hints"] == ("warp", True)
     assert run(photos / "chelsea.png", "-r", reference, "--no-matching", "--uniform-blend", "--size", 64, "-o", tmp_path / "plain.png") == 0
     assert seen["matching"] == (False, False)
+    paper = ("--correspondence", "match", "--hints-everywhere", "--size", 64, "-o", tmp_path / "paper.png")
+    assert run(photos / "chelsea.png", "-r", reference, *paper) == 0
+    assert seen["hints"] == ("match", False)
+    assert run(photos / "chelsea.png", "--correspondence", "nearest") == 2
 
 
 def test_parse_hint():
     assert parse_hint("12,34,#3a5fcd") == Hint.from_rgb(12, 34, "#3a5fcd", 2.0)
     assert parse_hint(" 1.5, 2 ,ff0000, 7").radius == 7.0
-    for bad in ("12,34", "12,34,#ff00", "a,b,#ff0000", "1,2,#ff0000,-3", "1,2,#ff0000,3,4", "1,2,blue"):
+    assert parse_hint("1,2,#ff0000,3,0.9").reach == 0.9 and parse_hint("1,2,#ff0000").reach == 0.5
+    for bad in ("12,34", "12,34,#ff00", "a,b,#ff0000", "1,2,#ff0000,-3", "1,2,#ff0000,3,4", "1,2,#ff0000,3,0.5,1", "1,2,blue"):
         with pytest.raises(Exception, match="X,Y,#RRGGBB"):
             parse_hint(bad)
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from core.edit import EDIT_FORMAT, Edit, EditError, Hint, Reference, read_edit, write_edit
+from core.edit import DEFAULT_REACH, EDIT_FORMAT, Edit, EditError, Hint, Reference, read_edit, write_edit
 
 
 def _edit() -> Edit:
@@ -83,7 +83,15 @@ def test_version_1_session_files_still_open(tmp_path):
     assert edit.photo == str(tmp_path / "grandma.jpg")
     assert edit.references[0].path == str(tmp_path / "refs" / "dress.jpg")
     assert [h.id for h in edit.hints] == [1, 2]
+    assert all(h.reach == DEFAULT_REACH for h in edit.hints)  # files before reach get the default
     assert edit.match_content is True and edit.model == "colornet"
+
+
+def test_a_hints_reach_is_saved_and_clamped(tmp_path):
+    edit = _edit().with_hint(Hint(3, 4, (10, -10), reach=0.9))
+    loaded = read_edit(write_edit(tmp_path / "reach.heirloom.json", edit))
+    assert loaded.hints[-1].reach == 0.9 and loaded == edit
+    assert Hint(0, 0, (0, 0)).reaching(2.0).reach == 1.0 and Hint(0, 0, (0, 0)).reaching(-1).reach == 0.0
 
 
 @pytest.mark.parametrize(
@@ -102,6 +110,8 @@ def test_version_1_session_files_still_open(tmp_path):
         ({"references": {"path": "r.jpg"}}, "list"),
         ({"hints": [{"x": 1, "y": 1, "ab": [1e300, 0]}]}, "colour"),
         ({"hints": [{"x": 1, "y": 1, "ab": [1, 0], "radius": 1e308}]}, "radius"),
+        ({"hints": [{"x": 1, "y": 1, "ab": [1, 0], "reach": 1.5}]}, "reach"),
+        ({"hints": [{"x": 1, "y": 1, "ab": [1, 0], "reach": "far"}]}, "reach"),
         ({"hints": [{"x": 1, "y": 1, "ab": [1]}]}, "two numbers"),
         ({"hints": [{"x": 1, "ab": [1, 1]}]}, "lacks y"),
         ({"hints": ["x"]}, "object"),

@@ -144,15 +144,21 @@ def session_edit(session: Colorizer, target: np.ndarray, *references: np.ndarray
     return Edit(photo, held, working_size=session.config.working_size, model=session.config.colornet, **fields)
 
 
-def test_matching_stages_are_cached(tiny_models, scene):
+@pytest.mark.parametrize("correspondence", ["warp", "match"])
+def test_matching_stages_are_cached(tiny_models, scene, correspondence):
     image, target, reference = scene
-    session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
+    config = ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True, correspondence=correspondence)
+    session = Colorizer(config, tiny_models)
     edit = replace(session_edit(session, target, reference), photo=session.hold(target, "grey photo"))
     session.preview(edit)
     calls = session.stage_calls
-    assert calls["describe_target"] == 1 and calls["describe_reference"] == 1 and calls["match"] == 1
+    assert calls["describe_target"] == 1 and calls["describe_reference"] == 1 and calls[correspondence] == 1
+    # Only the warp looks at the mirror image too: one more entry, from the same encoder pass.
+    scales = len(session.config.match_scales)
+    described = session._pipeline.reference_descriptors(session._job(edit).references[0], 128)
+    assert len(described) == scales + (correspondence == "warp")
     preview = session.preview(replace(edit, blend=0.5, hints=()))
-    assert calls["describe_target"] == 1 and calls["match"] == 1  # the blend does not change what matches
+    assert calls["describe_target"] == 1 and calls[correspondence] == 1  # the blend does not change what matches
     assert preview.coverage > 0.5
 
 
@@ -172,15 +178,17 @@ def test_matching_at_several_sizes_finds_a_rescaled_reference(tiny_models, scene
     smaller = np.asarray(Image.fromarray(reference).resize((115, 102), Image.Resampling.BICUBIC))  # x0.8
     coverage = {}
     for scales in ((1.0,), (0.8, 1.0, 1.25)):
-        config = ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True, match_scales=scales)
+        config = ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True, match_scales=scales, correspondence="match")
         session = Colorizer(config, tiny_models)
         coverage[scales] = session.preview(session_edit(session, target, smaller)).coverage
     assert coverage[(0.8, 1.0, 1.25)] > coverage[(1.0,)] + 0.1
 
 
-def test_content_matching_can_be_switched_off_and_on(tiny_models, scene):
+@pytest.mark.parametrize("correspondence", ["warp", "match"])
+def test_content_matching_can_be_switched_off_and_on(tiny_models, scene, correspondence):
     _, target, reference = scene
-    session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
+    config = ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True, correspondence=correspondence)
+    session = Colorizer(config, tiny_models)
     edit = session_edit(session, target, reference)
     matched = session.preview(edit).ab
     before = dict(session.stage_calls)
@@ -190,12 +198,15 @@ def test_content_matching_can_be_switched_off_and_on(tiny_models, scene):
     assert np.allclose(session.preview(edit).ab, matched, atol=1e-5)
     calls = session.stage_calls
     assert calls["transfer"] == before["transfer"] + 1 and calls["colorize"] == before["colorize"] + 1  # on again: cached
-    assert calls["match"] == before["match"] and calls["describe_reference"] == before["describe_reference"]
+    assert calls[correspondence] == before[correspondence] and calls["describe_reference"] == before["describe_reference"]
 
 
 @pytest.mark.parametrize(
     "options",
-    [{"match_threshold": 1.5}, {"similarity_range": (0.8, 0.6)}, {"match_scales": ()}, {"match_scales": (0.1,)}, {"match_clearance": 2.0}],
+    [
+        {"match_threshold": 1.5}, {"similarity_range": (0.8, 0.6)}, {"match_scales": ()}, {"match_scales": (0.1,)},
+        {"match_clearance": 2.0}, {"correspondence": "nearest"},
+    ],
 )
 def test_matching_options_are_checked(options):
     with pytest.raises(ValueError):

@@ -55,24 +55,46 @@ def test_the_global_pass_returns_the_content_descriptors_explicitly(tiny_models)
     assert torch.allclose(described, content_descriptors(transfer.encoder, L), atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def shipped():
+def shipped_colorizer(**options) -> Colorizer:
     config = ColorizerConfig(
-        working_size=128, device="cpu", colornet=str(WEIGHTS / "colornet.pt"), decoder=str(WEIGHTS / "decoder-efficientnet_lite0.pt")
+        working_size=128, device="cpu", colornet=str(WEIGHTS / "colornet.pt"), decoder=str(WEIGHTS / "decoder-efficientnet_lite0.pt"),
+        **options,
     )
     return Colorizer(config)
 
 
-def test_the_shipped_pipeline_gives_its_recorded_numbers(shipped):
-    """Numbers recorded from the pipeline before it was split into stages (the session API)."""
+RECORDED = {
+    # The paper's pipeline with content matching, the user's hints fed to the sub-net: numbers
+    # recorded before the pipeline was split into stages (the session API).
+    "match": (
+        {"correspondence": "match", "user_edit": False},
+        {  # mean a, mean b, std, ab at (40, 40) and at (100, 120)
+            "automatic": (4.2286, 11.4807, 5.9409, (3.934, 13.899), (3.993, 14.602)),
+            "reference": (11.6933, 12.5675, 12.7266, (2.926, 6.321), (4.065, -3.566)),
+            "hint": (12.4101, 13.033, 12.5249, (4.159, 7.561), (4.065, -3.566)),
+        },
+        0.57386,
+    ),
+    # Today's defaults: the soft warp, and the user's hints laid over the result edge-aware.
+    "warp": (
+        {},
+        {
+            "automatic": (4.2286, 11.4807, 5.9409, (3.934, 13.899), (3.993, 14.602)),
+            "reference": (12.2454, 12.2320, 12.2935, (2.972, 4.456), (10.162, -9.637)),
+            "hint": (17.6961, 12.2615, 13.0395, (32.446, 9.333), (10.162, -9.637)),  # only its region moves
+        },
+        0.74148,
+    ),
+}
+
+
+@pytest.mark.parametrize("pipeline", sorted(RECORDED))
+def test_the_shipped_pipeline_gives_its_recorded_numbers(pipeline):
+    options, expected, coverage = RECORDED[pipeline]
+    shipped = shipped_colorizer(**options)
     scene = skimage.data.astronaut()[::2, ::2].copy()
     L = rgb_to_lab(torch.from_numpy(scene[:, :192]).permute(2, 0, 1).double() / 255)[0].float().numpy()
     edit = Edit(shipped.hold(L, "target"), working_size=128, model=shipped.config.colornet)
-    expected = {  # mean a, mean b, std, ab at (40, 40) and at (100, 120)
-        "automatic": (4.2286, 11.4807, 5.9409, (3.934, 13.899), (3.993, 14.602)),
-        "reference": (11.6933, 12.5675, 12.7266, (2.926, 6.321), (4.065, -3.566)),
-        "hint": (12.4101, 13.033, 12.5249, (4.159, 7.561), (4.065, -3.566)),
-    }
     with_reference = replace(edit, references=(Reference(shipped.hold(scene[:, 64:], "reference")),))
     previews = {
         "automatic": shipped.preview(edit),
@@ -84,5 +106,5 @@ def test_the_shipped_pipeline_gives_its_recorded_numbers(shipped):
         assert ab.shape == (2, 171, 128)
         assert (ab[0].mean(), ab[1].mean(), ab.std()) == pytest.approx((mean_a, mean_b, std), abs=2e-3), name
         assert tuple(ab[:, 40, 40]) == pytest.approx(first, abs=2e-2) and tuple(ab[:, 120, 100]) == pytest.approx(second, abs=2e-2)
-    assert previews["reference"].coverage == pytest.approx(0.57386, abs=1e-3)
+    assert previews["reference"].coverage == pytest.approx(coverage, abs=1e-3)
     assert shipped.palette(with_reference, 5) == [(200, 83, 46), (195, 90, 59), (115, 55, 47), (119, 90, 136), (129, 105, 80)]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.propagation import edge_aware_filter, edge_weights, influence, propagate
-from core.user_edit import compose_user_edit, user_edit_weights, user_hint_influence
+from core.user_edit import USER_THETA, compose_user_edit, reach_theta, user_edit_weights, user_hint_influence
 
 
 def _two_halves(height: int = 40, width: int = 60, step: float = 40.0) -> np.ndarray:
@@ -126,3 +126,45 @@ def test_user_hint_influence_is_one_near_the_hint():
     claim = user_hint_influence([(20, 10)], weights)
     assert claim[20, 10] == 1.0 and claim[20, 20] == 1.0
     assert claim[20, 50] < 0.1
+
+
+def test_a_hint_reaches_further_the_higher_its_reach():
+    # One flat region, 200 px wide: how much of it takes a hint's full colour grows with its reach.
+    L = np.full((20, 200), 50.0, dtype=np.float32)
+    weights = user_edit_weights(L)
+    base = np.zeros((2, 20, 200), dtype=np.float32)
+    hint_ab, mask = _hint(20, 200, 10, 5)
+    taken = []
+    for reach in (0.0, 0.5, 1.0):
+        out = compose_user_edit(base, hint_ab, mask, [(10, 5)], weights, reach_theta(reach))
+        taken.append(int((np.linalg.norm(out - hint_ab[:, 10:11, 5:6], axis=0) < 3.0).sum()))
+    assert taken[0] < taken[1] < taken[2]
+    assert reach_theta(0.5) == USER_THETA and reach_theta(0.0) == 1.0
+    with pytest.raises(ValueError):
+        reach_theta(1.5)
+
+
+def test_each_hint_keeps_its_own_reach():
+    # Two hints far apart on flat ground: the far-reaching one's colour covers more ground.
+    L = np.full((20, 400), 50.0, dtype=np.float32)
+    weights = user_edit_weights(L)
+    base = np.zeros((2, 20, 400), dtype=np.float32)
+    hint_ab, mask = _hint(20, 400, 10, 100)
+    more_ab, more_mask = _hint(20, 400, 10, 300)
+    hint_ab, mask = hint_ab + more_ab, mask + more_mask
+    out = compose_user_edit(base, hint_ab, mask, [(10, 100), (10, 300)], weights, [reach_theta(0.1), reach_theta(0.9)])
+    changed = np.linalg.norm(out, axis=0)[10] > 0.9 * np.linalg.norm(hint_ab[:, 10, 100])
+    assert changed[200:].sum() > changed[:200].sum() + 20
+    with pytest.raises(ValueError):
+        compose_user_edit(base, hint_ab, mask, [(10, 100), (10, 300)], weights, [0.5])
+
+
+def test_compose_takes_the_reach_the_caller_computed():
+    weights = user_edit_weights(_two_halves(), sigma_s=64, sigma_r=6)
+    base = np.zeros((2, 40, 60), dtype=np.float32)
+    hint_ab, mask = _hint(40, 60, 20, 10)
+    reach = user_hint_influence([(20, 10)], weights, 0.3)
+    given = compose_user_edit(base, hint_ab, mask, [(20, 10)], weights, 0.3, reach)
+    np.testing.assert_allclose(given, compose_user_edit(base, hint_ab, mask, [(20, 10)], weights, 0.3), atol=1e-5)
+    with pytest.raises(ValueError):
+        compose_user_edit(base, hint_ab, mask, [(20, 10)], weights, 0.3, reach[:10])

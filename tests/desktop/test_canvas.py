@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 
-from desktop.canvas import HintCanvas, Marker, clamp_pixel, pixel_at, wheel_radius
+from desktop.canvas import HintCanvas, Marker, clamp_pixel, pixel_at, points_along, wheel_radius
 
 PHOTO = (300, 200)  # the full-resolution photo is 300 x 200 ...
 DISPLAY = (150, 100)  # ... but the canvas is given a half-size display image
@@ -158,3 +158,35 @@ def test_split_view_and_hold_to_compare(canvas):
     assert colour_at(280, 100) == QColor(120, 120, 120)
     canvas.set_show_original(False)
     assert colour_at(280, 100).red() == 200
+
+
+def test_points_along_a_path():
+    assert points_along([], 4, 64) == []
+    assert points_along([(5, 5)], 4, 64) == [(5, 5)]
+    assert points_along([(0, 0), (20, 0)], 4, 64) == [(x, 0) for x in range(0, 21, 4)]
+    assert points_along([(0, 0), (10, 0), (10, 10)], 5, 64) == [(0, 0), (5, 0), (10, 0), (10, 5), (10, 10)]
+    long = points_along([(0, 0), (1000, 0)], 2, 64)
+    assert len(long) == 64 and long[0] == (0, 0) and long[-1] == (1000, 0)  # capped: spaced wider
+    assert points_along([(3, 3), (3, 4)], 0, 64) == [(3, 3), (3, 4)]  # never one pixel twice in a row
+
+
+def test_shift_drag_is_drawn_then_reported_once_on_release(canvas, qtbot):
+    canvas.set_zoom(1.0)
+    canvas.centerOn(QPointF(150, 100))
+    canvas.set_brush((200, 40, 40), 2)
+    strokes = []
+    canvas.stroke_drawn.connect(strokes.append)
+    shift = Qt.KeyboardModifier.ShiftModifier
+    with qtbot.assertNotEmitted(canvas.hint_added), qtbot.assertNotEmitted(canvas.hint_moved):
+        qtbot.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, shift, view_point(canvas, 100, 100))
+        for x in range(110, 200, 10):
+            qtbot.mouseMove(canvas.viewport(), view_point(canvas, x, 100 + (x - 100) // 4))
+            assert strokes == []  # nothing reported while painting ...
+        canvas.viewport().grab()  # ... but the path is drawn
+        with qtbot.waitSignal(canvas.stroke_drawn):
+            qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, shift, view_point(canvas, 190, 122))
+    assert len(strokes) == 1
+    path = strokes[0]
+    assert path[0] == (100, 100) and path[-1] == (190, 122) and len(path) == 10
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(canvas, 50, 50))
+    assert len(strokes) == 1  # a plain click is no stroke

@@ -137,3 +137,34 @@ def test_document_reports_only_changed_fields(doc):
     doc.set_blend(0.25)
     doc.set_references((Reference("/r.jpg"),))
     assert seen == [frozenset({"blend"}), frozenset({"references"})]
+
+
+def test_a_stroke_is_one_step_and_redo_keeps_its_ids(doc, stack):
+    stack.push(commands.AddHint(doc, Hint(0, 0, (1, 1))))
+    stroke = commands.AddStroke(doc, [Hint(x, 5, (20, -10), 2, reach=0.8) for x in (10, 14, 18)])
+    stack.push(stroke)
+    assert stroke.hint_ids == (2, 3, 4) and stack.count() == 2
+    added = doc.edit.hints[1:]
+    assert [h.id for h in added] == [2, 3, 4] and {(h.ab, h.reach) for h in added} == {((20, -10), 0.8)}
+    stack.undo()
+    assert [h.id for h in doc.edit.hints] == [1]
+    stack.redo()
+    assert doc.edit.hints[1:] == added
+    commands.settle_hint_colours(stack, doc, stroke.hint_ids, (20, -10), (5.0, 6.0))
+    assert {h.ab for h in doc.edit.hints[1:]} == {(5.0, 6.0)} and doc.edit.hints[0].ab == (1, 1)
+    stack.undo()
+    stack.redo()
+    assert {h.ab for h in doc.edit.hints[1:]} == {(5.0, 6.0)}  # as if painted in that colour
+
+
+def test_reach_slider_drag_on_one_hint_merges(doc, stack):
+    stack.push(commands.AddHint(doc, Hint(0, 0, (1, 1))))
+    gesture = commands.new_gesture()
+    for reach in (0.4, 0.3, 0.1, -0.5):
+        stack.push(commands.SetHintReach(doc, 1, reach, gesture))
+    assert stack.count() == 2 and doc.edit.hint(1).reach == 0.0  # clamped
+    stack.push(commands.SetHintReach(doc, 1, 0.9))  # a key press: a step of its own
+    assert stack.count() == 3
+    stack.undo()
+    stack.undo()
+    assert doc.edit.hint(1).reach == 0.5
