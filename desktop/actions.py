@@ -89,6 +89,7 @@ def shortcut_table(specs=ACTIONS) -> list[tuple[str, str]]:
     rows = [(spec.text.replace("&", "").rstrip("…"), ", ".join(spec.shortcuts)) for spec in specs if spec.shortcuts]
     rows += [
         ("Add a colour hint", "Click on the photo"),
+        ("Paint a stroke of hints (one colour)", "Shift+drag on the photo"),
         ("Move a hint", "Drag it"),
         ("Remove a hint", "Right-click it"),
         ("Hint patch size", "Mouse wheel over the hint"),
