@@ -18,7 +18,8 @@ modes (the keys of the JSON report):
                    similar other photo of the pool by the encoder's descriptor of both grey images
     recolour       (with --recolour) one hint of a new colour inside a region that stands apart; scored by F1 of the
                    pixels that changed towards it (training.recolour; ``recolour_ref`` adds the next
-                   photo as an unrelated reference). There ``nearest`` is the fill baseline: the
+                   photo as an unrelated reference, ``recolour_related`` the photo seen differently,
+                   as in ref_transformed). There ``nearest`` is the fill baseline: the
                    hint's colour over the whole photo
 
 A result is rebuilt as RGB from the true L and the predicted ab, and scored against the crop with

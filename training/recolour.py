@@ -35,8 +35,9 @@ from skimage import graph, segmentation
 
 from core.color import snap_ab_to_gamut
 from training.baselines import Method, PatchHint
+from training.reference_modes import transformed_reference
 
-RECOLOUR_MODES = ("recolour", "recolour_ref")
+RECOLOUR_MODES = ("recolour", "recolour_ref", "recolour_related")
 RECOLOUR_METRICS = ("f1", "recall", "precision", "outside")
 RECOLOUR_SEED = 0
 CHANGE_THRESHOLD = 6.0  # ab units a pixel must move (towards the hint colour) to count as changed
@@ -177,7 +178,10 @@ def evaluate_recolour(
     """Scores of every method in both recolour modes over ``photos`` (EvalPhoto-like: name, rgb, lab).
 
     ``recolour`` runs without a reference; ``recolour_ref`` with the next photo (wrapping) as an
-    unrelated reference, as a user trying the app with the demo's reference would. Returns
+    unrelated reference, as a user trying the app with the demo's reference would;
+    ``recolour_related`` with the photo itself seen differently (``ref_transformed``'s reference),
+    whose colours the pipeline takes as hints everywhere, inside the region too: the user's one hint
+    must still win there. Returns
     ``{"results": {mode: {method: {metric: mean}}}, "photos": names with a region}`` (no modes
     when no photo has a region);
     ``timer(method name, seconds)`` is told how long each method took.
@@ -193,7 +197,11 @@ def evaluate_recolour(
         if task is None:
             continue
         scored.append(photo.name)
-        references = {"recolour": None, "recolour_ref": photos[(index + 1) % len(photos)].rgb}
+        references = {
+            "recolour": None,
+            "recolour_ref": photos[(index + 1) % len(photos)].rgb,
+            "recolour_related": transformed_reference(photo.rgb, photo.name),
+        }
         L = np.asarray(photo.lab[0], dtype=np.float32)
         for mode, reference in references.items():
             for method in methods:

@@ -97,7 +97,7 @@ def test_evaluate_recolour_reports_both_modes():
     photos = [_Photo("a.png", _disc_photo()), _Photo("b.png", np.zeros((3, 96, 96)))]
     report = evaluate_recolour(photos, [NearestHintMethod()])
     assert report["photos"] == ["a.png"]
-    assert set(report["results"]) == {"recolour", "recolour_ref"}
+    assert set(report["results"]) == {"recolour", "recolour_ref", "recolour_related"}
     assert report["results"]["recolour"]["nearest"]["recall"] == 1.0
 
 
