@@ -422,21 +422,19 @@ class Pipeline:
         a mirrored view of the same things is found as well as a straight one."""
 
         def run() -> list[tuple[torch.Tensor, torch.Tensor]]:
-            described = []
+            described, mirrored = [], None
             for scale in self.config.match_scales:
                 lab = self.reference_lab(source, short_side) if scale == 1.0 else reference_lab(self._reference_rgb(source, short_side), scale)
-                if scale == 1.0 and self.warping:
-                    both = content_descriptors(self.transfer.encoder, torch.cat((lab[:, :1], lab[:, :1].flip(-1))))
-                    described.append((both[:1], lab[0, 1:]))
-                    mirror = (both[1:], lab[0, 1:].flip(-1))
-                else:
-                    described.append((content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:]))
-            if self.warping:
-                if 1.0 not in self.config.match_scales:
-                    lab = self.reference_lab(source, short_side).flip(-1)
-                    mirror = (content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:])
-                described.append(mirror)
-            return described
+                grey, ab = lab[:, :1], lab[0, 1:]
+                with_mirror = self.warping and scale == 1.0  # one encoder pass for both views
+                descriptors = content_descriptors(self.transfer.encoder, torch.cat((grey, grey.flip(-1))) if with_mirror else grey)
+                described.append((descriptors[:1], ab))
+                if with_mirror:
+                    mirrored = (descriptors[1:], ab.flip(-1))
+            if self.warping and mirrored is None:  # 1x is not among the matching scales
+                lab = self.reference_lab(source, short_side).flip(-1)
+                mirrored = (content_descriptors(self.transfer.encoder, lab[:, :1]), lab[0, 1:])
+            return described + ([mirrored] if mirrored is not None else [])
 
         return self._memo("describe_reference", (source.key, short_side), run, size=REFERENCE_CACHE_SIZE)
 

@@ -182,15 +182,22 @@ def propagate(
     return filled.astype(np.float32), (density / (density + eps)).astype(np.float32)
 
 
-def influence(centres: Sequence[tuple[int, int]], weights: EdgeWeights) -> np.ndarray:
+def influence(
+    centres: Sequence[tuple[int, int]], weights: EdgeWeights, strengths: Sequence[float] | None = None
+) -> np.ndarray:
     """How far the hints clicked at ``centres`` ((y, x) in working pixels) reach: (H, W) in [0, 1],
-    1 at a hint on flat ground, fading with distance and dropping across lightness edges."""
+    1 at a hint on flat ground, fading with distance and dropping across lightness edges. A hint of
+    ``strength`` s (one per centre; 1 by default) counts s times: it reaches 1 further out."""
     height, width = weights.shape
+    if strengths is None:
+        strengths = [1.0] * len(centres)
+    elif len(strengths) != len(centres):
+        raise ValueError(f"expected one strength per hint centre, got {len(strengths)} for {len(centres)}")
     impulses = np.zeros((1, height, width), dtype=np.float32)
-    for y, x in centres:
+    for (y, x), strength in zip(centres, strengths):
         if not (0 <= y < height and 0 <= x < width):
             raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
-        impulses[0, y, x] += 1.0
+        impulses[0, y, x] += strength
     if not centres:
         return impulses[0]
     peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))

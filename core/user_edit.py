@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.propagation import EdgeWeights, _impulse_peak, edge_aware_filter, edge_weights
+from core.propagation import EdgeWeights, _impulse_peak, edge_aware_filter, edge_weights, influence
 
 USER_SIGMA_S = 64.0  # reach in working pixels
 USER_SIGMA_R = 50.0  # lightness step costing as much as USER_SIGMA_S pixels of travel
@@ -35,20 +35,14 @@ def reach_theta(reach: float) -> float:
     return USER_THETA ** (2.0 * reach)
 
 
-def _impulses(centres: Sequence[tuple[int, int]], theta: float | Sequence[float], shape: tuple[int, int]) -> np.ndarray:
-    """(1, H, W): 1/theta at each centre (summed where centres coincide)."""
+def _thetas(centres: Sequence[tuple[int, int]], theta: float | Sequence[float]) -> list[float]:
+    """One positive theta per hint centre (``theta`` one for all, or one per hint)."""
     thetas = [theta] * len(centres) if np.isscalar(theta) else list(theta)
     if len(thetas) != len(centres):
         raise ValueError(f"expected one theta per hint centre, got {len(thetas)} for {len(centres)}")
     if any(not t > 0 for t in thetas):
         raise ValueError(f"theta must be positive, got {min(thetas)}")
-    height, width = shape
-    impulses = np.zeros((1, height, width), dtype=np.float32)
-    for (y, x), t in zip(centres, thetas):
-        if not (0 <= y < height and 0 <= x < width):
-            raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
-        impulses[0, y, x] += 1.0 / t
-    return impulses
+    return thetas
 
 
 def user_edit_weights(
@@ -64,11 +58,7 @@ def user_hint_influence(
     """(H, W) in [0, 1]: 1 where the hints at ``centres`` ((y, x) working pixels) claim the pixel,
     fading to 0 with distance and across lightness edges (``theta``: one for all, or one per hint).
     Where it is 1, sampled or matched hints may step aside."""
-    impulses = _impulses(centres, theta, weights.shape)
-    if not centres:
-        return impulses[0]
-    peak = _impulse_peak(*weights.shape, weights.sigma_s, len(weights.horizontal))
-    return np.clip(edge_aware_filter(impulses, weights)[0] / peak, 0.0, 1.0).astype(np.float32)
+    return influence(centres, weights, [1.0 / t for t in _thetas(centres, theta)]).astype(np.float32)
 
 
 def compose_user_edit(
@@ -98,7 +88,7 @@ def compose_user_edit(
     elif reach.shape != base_ab.shape[1:]:
         raise ValueError(f"reach must be shaped {base_ab.shape[1:]}, got {reach.shape}")
     else:
-        _impulses(centres, theta, base_ab.shape[1:])  # the same checks of the centres and thetas
+        _thetas(centres, theta)
     if not centres or not mask.any():
         return base_ab.copy()
     height, width = weights.shape

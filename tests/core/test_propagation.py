@@ -168,3 +168,11 @@ def test_compose_takes_the_reach_the_caller_computed():
     np.testing.assert_allclose(given, compose_user_edit(base, hint_ab, mask, [(20, 10)], weights, 0.3), atol=1e-5)
     with pytest.raises(ValueError):
         compose_user_edit(base, hint_ab, mask, [(20, 10)], weights, 0.3, reach[:10])
+
+
+def test_a_stronger_hint_reaches_further():
+    weights = edge_weights(np.full((20, 200), 50.0, dtype=np.float32))
+    plain, strong = influence([(10, 5)], weights), influence([(10, 5)], weights, [4.0])
+    assert (strong >= plain).all() and (strong == 1.0).sum() > (plain == 1.0).sum()
+    with pytest.raises(ValueError):
+        influence([(10, 5)], weights, [1.0, 2.0])
