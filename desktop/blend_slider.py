@@ -1,16 +1,15 @@
 """How strongly the references' colours are applied (the AdaIN blend), 0-100 %.
 
 While the handle is dragged every move is reported with the same gesture number, so the edits merge
-into one undo step and the preview follows live; a key press or a click on the groove is a step of
-its own.
+into one undo step and the preview follows live (:class:`~desktop.gesture_slider.GestureSlider`).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from desktop.commands import new_gesture
+from desktop.gesture_slider import GestureSlider
 
 
 class BlendSlider(QWidget):
@@ -18,9 +17,7 @@ class BlendSlider(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 100)
-        self.slider.setPageStep(10)
+        self.slider = GestureSlider()
         self.slider.setValue(100)
         self.slider.setMinimumWidth(140)
         self.slider.setMaximumWidth(320)
@@ -33,19 +30,16 @@ class BlendSlider(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
-        self._gesture: int | None = None
-        self.slider.sliderPressed.connect(self._on_slider_pressed)
-        self.slider.sliderReleased.connect(self._on_slider_released)
-        self.slider.valueChanged.connect(self._on_value_changed)
+        self.slider.valueChanged.connect(self._show)
+        self.slider.fraction_changed.connect(self.blend_changed)
         self._show(100)
 
     def value(self) -> float:
-        return self.slider.value() / 100
+        return self.slider.fraction()
 
     def set_value(self, blend: float) -> None:
-        """Show ``blend`` without reporting it back (the view follows the model under a blocker)."""
-        with QSignalBlocker(self.slider):
-            self.slider.setValue(round(blend * 100))
+        """Show ``blend`` without reporting it back."""
+        self.slider.show_fraction(blend)
         self._show(self.slider.value())
 
     def step_up(self) -> None:
@@ -57,14 +51,3 @@ class BlendSlider(QWidget):
 
     def _show(self, percent: int) -> None:
         self.label.setText(f"{percent} %")
-
-    def _on_slider_pressed(self) -> None:
-        self._gesture = new_gesture()
-
-    def _on_slider_released(self) -> None:
-        self._gesture = None
-
-    def _on_value_changed(self, percent: int) -> None:
-        self._show(percent)
-        gesture = self._gesture if self._gesture is not None else new_gesture()
-        self.blend_changed.emit(percent / 100, gesture)

@@ -1,16 +1,14 @@
 """How far a hint's colour spreads over the region it lands in: local … whole region (0-100 %).
 
-Like the :class:`~desktop.blend_slider.BlendSlider`, a drag of the handle reports every move with one
-gesture number (one undo step when it changes a hint); a key press or a click on the groove is a step
-of its own.
+A drag of the handle is one undo step when it changes a hint (:class:`~desktop.gesture_slider.GestureSlider`).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from desktop.commands import new_gesture
+from desktop.gesture_slider import GestureSlider
 
 TOOLTIP = (
     "How far a hint's colour spreads. Local: it colours only about the hint. Whole region: it carries "
@@ -24,9 +22,7 @@ class ReachSlider(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 100)
-        self.slider.setPageStep(10)
+        self.slider = GestureSlider()
         self.slider.setToolTip(TOOLTIP)
         self.caption = QLabel("Reach")
         self.caption.setToolTip(TOOLTIP)
@@ -39,25 +35,11 @@ class ReachSlider(QWidget):
         layout.addWidget(near)
         layout.addWidget(self.slider, 1)
         layout.addWidget(far)
-        self._gesture: int | None = None
-        self.slider.sliderPressed.connect(self._on_slider_pressed)
-        self.slider.sliderReleased.connect(self._on_slider_released)
-        self.slider.valueChanged.connect(self._on_value_changed)
+        self.slider.fraction_changed.connect(self.reach_changed)
 
     def value(self) -> float:
-        return self.slider.value() / 100
+        return self.slider.fraction()
 
     def set_value(self, reach: float) -> None:
-        """Show ``reach`` without reporting it back (the view follows the model under a blocker)."""
-        with QSignalBlocker(self.slider):
-            self.slider.setValue(round(reach * 100))
-
-    def _on_slider_pressed(self) -> None:
-        self._gesture = new_gesture()
-
-    def _on_slider_released(self) -> None:
-        self._gesture = None
-
-    def _on_value_changed(self, percent: int) -> None:
-        gesture = self._gesture if self._gesture is not None else new_gesture()
-        self.reach_changed.emit(percent / 100, gesture)
+        """Show ``reach`` without reporting it back."""
+        self.slider.show_fraction(reach)
