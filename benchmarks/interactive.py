@@ -77,6 +77,16 @@ class Step:
     timeouts: int = 0
     note: str = ""
 
+    def record(self, event_of, started: float, timeout_s: float) -> None:
+        """Wait until ``event_of()`` gives the paint event (time, ...) and keep its ms since ``started``,
+        or count a timeout."""
+        hit = wait_for(lambda: event_of() is not None, timeout_s)
+        event = event_of()
+        if hit and event is not None:
+            self.times_ms.append((event[0] - started) * 1e3)
+        else:
+            self.timeouts += 1
+
 
 class PaintWatch:
     """Stamps the time each result placed on the canvas has finished painting.
@@ -195,24 +205,14 @@ def measure_click(window, watch: PaintWatch, pixel: tuple[int, int], first: Step
     click_tag = window.requested_tag
     settle_probes = {job.tag for job in window.jobs.of_kind("probe")} - probes_before  # the new hint's colour
 
-    hit = wait_for(lambda: watch.first_since(paints_before, click_tag) is not None, timeout_s)
-    event = watch.first_since(paints_before, click_tag)
-    if hit and event is not None:
-        first.times_ms.append((event[0] - started) * 1e3)
-    else:
-        first.timeouts += 1
+    first.record(lambda: watch.first_since(paints_before, click_tag), started, timeout_s)
 
     def sharp_event():
         if settle_probes & set(window.jobs.jobs):
             return None  # the hint's colour has not settled yet
         return watch.first_since(paints_before, window.requested_tag, final=True)
 
-    hit = wait_for(lambda: sharp_event() is not None, timeout_s)
-    event = sharp_event()
-    if hit and event is not None:
-        sharp.times_ms.append((event[0] - started) * 1e3)
-    else:
-        sharp.timeouts += 1
+    sharp.record(sharp_event, started, timeout_s)
     if verbose:
         spin(100)
         trace(watch, f"click at {pixel} (request #{click_tag}, newest #{window.requested_tag})", started, paints_before)
@@ -246,18 +246,8 @@ def measure_drag(window, watch: PaintWatch, target: int, first: Step, sharp: Ste
         return "the drag did not change the blend"
     started = stamps[-1]
 
-    hit = wait_for(lambda: watch.first_since(paints_before, last_tag) is not None, timeout_s)
-    event = watch.first_since(paints_before, last_tag)
-    if hit and event is not None:
-        first.times_ms.append((event[0] - started) * 1e3)
-    else:
-        first.timeouts += 1
-    hit = wait_for(lambda: watch.first_since(paints_before, max(last_tag, window.requested_tag), final=True) is not None, timeout_s)
-    event = watch.first_since(paints_before, max(last_tag, window.requested_tag), final=True)
-    if hit and event is not None:
-        sharp.times_ms.append((event[0] - started) * 1e3)
-    else:
-        sharp.timeouts += 1
+    first.record(lambda: watch.first_since(paints_before, last_tag), started, timeout_s)
+    sharp.record(lambda: watch.first_since(paints_before, max(last_tag, window.requested_tag), final=True), started, timeout_s)
     if verbose:
         spin(100)
         trace(watch, f"drag {begin}->{target} % (last request #{last_tag}), from the last change", started, paints_before)
