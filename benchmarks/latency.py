@@ -41,7 +41,7 @@ from core.api import ENCODERS, Colorizer, ColorizerConfig, Edit, Hint, Models  #
 from core.device import describe, resolve_device  # noqa: E402
 from core.imageio import Photo, photo_from_array  # noqa: E402
 from core.models import ColorNet, TransferDecoder, TransferNet  # noqa: E402
-from core.networks import global_encoder_for, load_encoder, place_colornet  # noqa: E402
+from core.networks import global_encoder_for, load_encoder, place_colornet, weights_source  # noqa: E402
 from core.weights import DEFAULT_COLORNET, WeightsError, find_weights, load_weights, vgg19_weights_path  # noqa: E402
 
 DEFAULT_WIDTHS = (0.125, 0.25, 0.5, 1.0)
@@ -69,7 +69,7 @@ class BuiltModels:
         return sum(p.numel() for p in self.models.colornet.parameters()) / 1e6
 
 
-def build_models(width: float, encoder_name: str, device: torch.device, seed: int = 0) -> BuiltModels:
+def build_models(width: float, encoder_name: str, device: torch.device, seed: int = 0, colornet_weights: str = DEFAULT_COLORNET) -> BuiltModels:
     """A ColorNet of ``width`` and a transfer net on ``encoder_name``, trained weights where they
     exist (same width / same encoder), random ones otherwise. Other widths keep the trained net's
     options (hint fill, global fusion), so every row does the same work."""
@@ -77,7 +77,7 @@ def build_models(width: float, encoder_name: str, device: torch.device, seed: in
     torch.manual_seed(seed)
     trained = None
     try:
-        trained = load_weights(find_weights(DEFAULT_COLORNET), kind="colornet")
+        trained = load_weights(weights_source(colornet_weights), kind="colornet")
     except WeightsError:
         notes.append(f"colornet {width:g} has random weights (none trained)")
     args = dict(trained["model_args"]) if trained else {}
@@ -207,6 +207,8 @@ def measure_peak_rss(args, width: float, encoder: str, scan: Path, reference: Pa
     ]  # fmt: skip
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if args.colornet:
+        command += ["--colornet", args.colornet]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise RuntimeError(f"the memory probe failed:\n{result.stderr.strip()}")
@@ -216,7 +218,7 @@ def measure_peak_rss(args, width: float, encoder: str, scan: Path, reference: Pa
 def rss_probe(args) -> int:
     """Child process of measure_peak_rss: one whole session, then print the peak RSS."""
     device = resolve_device(args.device)
-    built = build_models(args.widths[0], args.encoders[0], device)
+    built = build_models(args.widths[0], args.encoders[0], device, colornet_weights=args.colornet or DEFAULT_COLORNET)
     scan_path, reference_path = (Path(p) for p in args.probe_files)
     config = ColorizerConfig.from_options(working_size=args.size, device=str(device), allow_random_weights=True)
     colorizer = Colorizer(config, built.models)
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--colornet", metavar="NAME|FILE", help="colorization sub-net weights (default: the shipped ones)")
     parser.add_argument(
         "--quick", action="store_true",
         help="smoke run: 0.5 MP export and 1 MP memory photos, one repeat, width 0.125 and EfficientNet-Lite0 "
@@ -315,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             Image.fromarray(grey_photo(rss_mp).pixels).save(scan, quality=92)
             Image.fromarray(colour_photo(reference_mp).pixels).save(reference_file, quality=92)
         for encoder, width in itertools.product(args.encoders, args.widths):
-            built = build_models(width, encoder, device)
+            built = build_models(width, encoder, device, colornet_weights=args.colornet or DEFAULT_COLORNET)
             print(f"  measuring {encoder} x {width:g} ...", file=sys.stderr, flush=True)
             values = measure_session(built, args, target, reference, workdir)
             if not args.no_rss:

@@ -31,7 +31,7 @@ from core.edit import Edit, EditError, Hint, Reference
 from core.hints import ab_to_rgb8, rgb8_to_ab, snap_ab
 from core.imageio import ImageError, OverwriteError, Photo, load_photo, photo_from_array, save_image
 from core.networks import Models, global_encoder_for, load_colornet, load_encoder, load_models, place_colornet
-from core.pipeline import Job, Nets, Pipeline, Source, StageCache, Target, reference_source, working_size_for
+from core.pipeline import Job, Nets, Pipeline, Source, StageCache, Target, reference_source, working_pixel, working_size_for
 from core.upsample import Cancelled, fit_guided, render_strips, resize_lightness
 from core.weights import WeightsError
 # for the desktop, which imports from the core only this module and core.edit
@@ -63,6 +63,11 @@ class Preview:
     original_size: tuple[int, int]  # (W, H) of the photo
     seconds: float  # time spent computing this preview
     coverage: float = 0.0  # share of the photo (0..1) the references show closely enough to pin their colours
+
+    def colour_at(self, x: float, y: float) -> tuple[float, tuple[float, float]]:
+        """(L, ab) at photo pixel (x, y), read at working size: a probe without asking the colorizer."""
+        v, u = working_pixel(self.original_size, self.ab.shape[1:], x, y)
+        return float(self.L[v, u]), (float(self.ab[0, v, u]), float(self.ab[1, v, u]))
 
 
 @dataclass(frozen=True)
@@ -285,10 +290,8 @@ class Colorizer:
     def probe(self, edit: Edit, x: float, y: float) -> Probe:
         """The model's colour, the photo's lightness and the displayable gamut at photo pixel (x, y)."""
         job = self._job(edit)
-        ab = self._pipeline.final_ab(job)
-        (W, H), (h, w) = job.target.size, ab.shape[2:]
-        u = int(np.clip(np.floor((x + 0.5) * w / W), 0, w - 1))
-        v = int(np.clip(np.floor((y + 0.5) * h / H), 0, h - 1))
+        (W, H), ab = job.target.size, self._pipeline.final_ab(job)
+        v, u = working_pixel(job.target.size, tuple(ab.shape[2:]), x, y)
         L = float(job.target.lightness[int(np.clip(y, 0, H - 1)), int(np.clip(x, 0, W - 1))])
         return Probe((float(ab[0, 0, v, u]), float(ab[0, 1, v, u])), L, ab_plane_rgba(L))
 

@@ -123,6 +123,12 @@ def working_size_for(size: tuple[int, int], short_side: int) -> tuple[int, int]:
     return max(1, round(W * scale)), max(1, round(H * scale))
 
 
+def working_pixel(original_size: tuple[int, int], shape: tuple[int, int], x: float, y: float) -> tuple[int, int]:
+    """(row, column) of the working-size (h, w) ``shape`` pixel under photo pixel (x, y)."""
+    (W, H), (h, w) = original_size, shape
+    return int(np.clip(np.floor((y + 0.5) * h / H), 0, h - 1)), int(np.clip(np.floor((x + 0.5) * w / W), 0, w - 1))
+
+
 def reference_source(photo: Photo) -> torch.Tensor:
     """The reference as 8-bit RGB (1, 3, h, w), shrunk to REFERENCE_SOURCE_SIDE on its 8-bit pixels
     (a 12-megapixel reference never becomes a float copy; torch's uint8 antialiased resize reads the
@@ -162,13 +168,17 @@ def reference_lab(rgb: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return rgb_to_lab(rgb.clamp(0, 1))
 
 
-def describe_globally(encoder: torch.nn.Module, transfer: TransferNet, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The grey photo's ImageNet descriptor for global fusion, and, when ``encoder`` is the transfer
-    encoder, the content descriptors matching reads, from the same pass (else None)."""
-    if encoder is transfer.encoder:
-        features, pooled = encoder.features_and_global(grey_rgb(L))
-        return pooled, descriptors_from(encoder, features)
-    return encoder.global_features(grey_rgb(L)), None
+def describe_globally(
+    encoder: torch.nn.Module, transfer: TransferNet, L: torch.Tensor, colornet: ColorNet
+) -> tuple[dict[str, object], torch.Tensor | None]:
+    """What ``colornet``'s fusion reads of the grey photo, as its keyword arguments (the pooled
+    ImageNet descriptor, and the spatial maps when it fuses them), and, when ``encoder`` is the
+    transfer encoder, the content descriptors matching reads, from the same pass (else None)."""
+    taps, pooled, maps = encoder.semantics(grey_rgb(L))
+    semantics: dict[str, object] = {"global_features": pooled}
+    if colornet.spatial_dims:
+        semantics["spatial_features"] = maps
+    return semantics, (descriptors_from(encoder, taps) if encoder is transfer.encoder else None)
 
 
 def coarse_transfer(
@@ -365,21 +375,24 @@ class Pipeline:
         key = (job.target.key, job.working_size)
         return self._memo("resize_target", key, lambda: resize_lightness(job.target.lightness, size).to(self.device))
 
-    def global_features(self, job: Job) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(global descriptor for fusion, content descriptors from the same pass); Nones without fusion."""
-        encoder = self.nets(job.model).global_encoder
-        if encoder is None:
-            return None, None
+    def global_features(self, job: Job) -> tuple[dict[str, object], torch.Tensor | None]:
+        """(what the colornet's fusion reads, as its keyword arguments; content descriptors from the
+        same pass): ({}, None) for a net without fusion."""
+        nets = self.nets(job.model)
+        if nets.global_encoder is None:
+            return {}, None
         key = (job.target.key, job.working_size, job.model)
-        return self._memo("global_features", key, lambda: describe_globally(encoder, self.transfer, self.lightness(job)))
+        return self._memo(
+            "global_features", key, lambda: describe_globally(nets.global_encoder, self.transfer, self.lightness(job), nets.colornet)
+        )
 
     def precolorized(self, job: Job) -> torch.Tensor:
         """The colornet's ab without hints (1, 2, h, w): the automatic result."""
         key = (job.target.key, job.working_size, job.model)
 
         def run() -> torch.Tensor:
-            L, (pooled, _) = self.lightness(job), self.global_features(job)
-            return self._timed("precolorize", lambda: self.nets(job.model).colornet(L, global_features=pooled))
+            L, (semantics, _) = self.lightness(job), self.global_features(job)
+            return self._timed("precolorize", lambda: self.nets(job.model).colornet(L, **semantics))
 
         return self._memo("precolorize", key, run, counted=False)
 
@@ -538,9 +551,9 @@ class Pipeline:
 
     def _run_colornet(self, job: Job, L: torch.Tensor, from_references, hints: Sequence[Hint]) -> torch.Tensor:
         hint_ab, mask = hint_planes(L, from_references, hints, job.target.size)
-        pooled, _ = self.global_features(job)
+        semantics, _ = self.global_features(job)
         colornet = self.nets(job.model).colornet
-        return self._timed("colorize", lambda: colornet(L, hint_ab, mask, global_features=pooled))
+        return self._timed("colorize", lambda: colornet(L, hint_ab, mask, **semantics))
 
     def user_weights(self, job: Job) -> EdgeWeights:
         """The edge weights the user's hints spread with (depend on the lightness only)."""
@@ -575,8 +588,9 @@ class Pipeline:
             if not centres:
                 return base
             weights = self.user_weights(job)
-            reach = user_hint_influence(centres, weights, thetas)
+            reach = None  # without references the compose pass filters the reach with the changes
             if job.references:
+                reach = user_hint_influence(centres, weights, thetas)
                 claimed = torch.from_numpy(reach)
                 if bool((self.reference_hints(job)[1].cpu() * claimed).any()):  # else nothing steps aside
                     claim = claimed.to(base.device)[None, None]

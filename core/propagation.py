@@ -17,6 +17,9 @@ filter sweeps (``edge_aware_filter``). On top of the filter:
     influence(centres, weights)              how much each pixel belongs to the hints clicked at
                                              ``centres`` (1 at a hint on flat ground, fading away)
 
+The filter is linear and its cost is almost all per-step overhead, not per channel: planes that are
+known together (``impulses`` beside hint colours) are filtered in one call.
+
 Arrays are numpy float32; the lightness is (H, W) in [0, 100], values (C, H, W).
 """
 
@@ -182,23 +185,37 @@ def propagate(
     return filled.astype(np.float32), (density / (density + eps)).astype(np.float32)
 
 
+def impulses(
+    centres: Sequence[tuple[int, int]], shape: tuple[int, int], strengths: Sequence[float] | None = None
+) -> np.ndarray:
+    """(1, H, W) float32: ``strength`` (1 by default) at each hint centre ((y, x) pixels), 0 elsewhere;
+    what :func:`influence` filters. Filtered together with other planes, it costs no extra pass."""
+    height, width = shape
+    if strengths is None:
+        strengths = [1.0] * len(centres)
+    elif len(strengths) != len(centres):
+        raise ValueError(f"expected one strength per hint centre, got {len(strengths)} for {len(centres)}")
+    planes = np.zeros((1, height, width), dtype=np.float32)
+    for (y, x), strength in zip(centres, strengths):
+        if not (0 <= y < height and 0 <= x < width):
+            raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
+        planes[0, y, x] += strength
+    return planes
+
+
+def influence_from(filtered_impulses: np.ndarray, weights: EdgeWeights) -> np.ndarray:
+    """:func:`influence` from the filtered :func:`impulses` plane (H, W)."""
+    peak = _impulse_peak(*weights.shape, weights.sigma_s, len(weights.horizontal))
+    return np.clip(filtered_impulses / peak, 0.0, 1.0)
+
+
 def influence(
     centres: Sequence[tuple[int, int]], weights: EdgeWeights, strengths: Sequence[float] | None = None
 ) -> np.ndarray:
     """How far the hints clicked at ``centres`` ((y, x) in working pixels) reach: (H, W) in [0, 1],
     1 at a hint on flat ground, fading with distance and dropping across lightness edges. A hint of
     ``strength`` s (one per centre; 1 by default) counts s times: it reaches 1 further out."""
-    height, width = weights.shape
-    if strengths is None:
-        strengths = [1.0] * len(centres)
-    elif len(strengths) != len(centres):
-        raise ValueError(f"expected one strength per hint centre, got {len(strengths)} for {len(centres)}")
-    impulses = np.zeros((1, height, width), dtype=np.float32)
-    for (y, x), strength in zip(centres, strengths):
-        if not (0 <= y < height and 0 <= x < width):
-            raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
-        impulses[0, y, x] += strength
+    planes = impulses(centres, weights.shape, strengths)
     if not centres:
-        return impulses[0]
-    peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
-    return np.clip(edge_aware_filter(impulses, weights)[0] / peak, 0.0, 1.0)
+        return planes[0]
+    return influence_from(edge_aware_filter(planes, weights)[0], weights)

@@ -41,6 +41,7 @@ class HintTool(QObject):
         probe: Probe,
         say: Callable[[str, int], None],
         parent: QObject | None = None,
+        shown: Callable[[], object] = lambda: None,
     ) -> None:
         super().__init__(parent)
         self.document = document
@@ -50,6 +51,7 @@ class HintTool(QObject):
         self.settings = settings
         self.probe = probe
         self.say = say
+        self.shown = shown  # the PreviewResult on screen (its edit, and its colours at working size)
         self.selected: int | None = None  # id of the selected hint
         self.brush_ab: tuple[float, float] | None = None  # colour for new hints, once chosen
         self.radius: float | None = None  # patch size last chosen with the wheel or keys
@@ -153,17 +155,31 @@ class HintTool(QObject):
         scale = min(W, H) / min(min(W, H), self.edit.working_size)
         return float(min(MAX_HINT_RADIUS, max(1.0, round(scale))))  # about 3 x 3 working pixels
 
+    def _shown_colour(self, x: float, y: float) -> tuple[float, tuple[float, float]] | None:
+        """(L, ab) of the result on screen at (x, y) when it shows the current edit, else None."""
+        result = self.shown()
+        if result is None or getattr(result, "working", None) is None or result.edit != self.edit:
+            return None
+        return result.working.colour_at(x, y)
+
     def _on_hint_added(self, x: float, y: float) -> None:
-        """A new hint appears at once in the brush colour (or grey); the colour the model predicts
-        there (or the brush colour moved into that pixel's gamut) settles in when the worker replies."""
+        """A new hint appears at once in the model's colour there, read from the result on screen (or
+        in the brush colour, moved into that pixel's gamut), so a click costs one preview. When the
+        screen still shows an older edit, it appears in the brush colour (or grey) and the colour
+        settles in when the worker replies to a probe."""
         if self.edit.photo is None:
             return
         before = self.edit
         brush = self.brush_ab
+        shown = self._shown_colour(x, y)
         provisional = brush or (0.0, 0.0)
+        if shown is not None:
+            provisional = snap_ab(shown[0], brush if brush is not None else shown[1])
         command = commands.AddHint(self.document, Hint(x, y, provisional, self.default_radius(), reach=self.reach))
         self.selected = command.hint_id
         self.undo_stack.push(command)
+        if shown is not None:
+            return
 
         def settle(probe) -> None:
             ab = snap_ab(probe.L, brush if brush is not None else probe.ab)
@@ -173,7 +189,8 @@ class HintTool(QObject):
 
     def _on_stroke_drawn(self, path) -> None:
         """A Shift-drag ended: a hint about every patch width along it, in one colour, one undo step.
-        Without a brush colour the stroke takes the model's colour where it began."""
+        Without a brush colour the stroke takes the model's colour where it began (from the result on
+        screen, or from a probe when the screen still shows an older edit)."""
         if self.edit.photo is None or not path:
             return
         radius = self.default_radius()
@@ -183,12 +200,13 @@ class HintTool(QObject):
             return
         before = self.edit
         brush = self.brush_ab
-        provisional = brush or (0.0, 0.0)
+        shown = self._shown_colour(float(points[0][0]), float(points[0][1])) if brush is None else None
+        provisional = brush or (snap_ab(shown[0], shown[1]) if shown is not None else (0.0, 0.0))
         command = commands.AddStroke(self.document, [Hint(x, y, provisional, radius, reach=self.reach) for x, y in points])
         self.selected = None  # the panel keeps the brush: the next stroke paints in the same colour
         self.undo_stack.push(command)
         self.say(f"Stroke of {len(points)} hints", 2000)
-        if brush is None:
+        if brush is None and shown is None:
 
             def settle(probe) -> None:
                 ab = snap_ab(probe.L, probe.ab)

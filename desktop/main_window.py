@@ -82,7 +82,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.jobs = JobTracker(self.worker, self, self.dialogs.error, self._on_preview_failed)
         self._build_widgets()
         self.hint_tool = HintTool(
-            self.document, self.undo_stack, self.canvas, self.colour_panel, self.settings, self._probe, self.status.say, self
+            self.document, self.undo_stack, self.canvas, self.colour_panel, self.settings, self._probe, self.status.say, self,
+            shown=lambda: self.last_preview,
         )
         self.edit_files = EditFiles(
             Path(autosave_dir or default_autosave_dir()), self.document, self.undo_stack, self.dialogs, self.settings, self.status.say, self

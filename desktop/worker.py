@@ -120,6 +120,8 @@ class PreviewResult:
     palette: tuple[tuple[int, int, int], ...] = ()
     coverage: float = 0.0  # share of the photo the references show (their own colours pinned there)
     hint_lightness: dict[int, float] | None = None  # hint id -> the lightness of its pixel (marker colours)
+    edit: Edit | None = None  # the edit shown
+    working: Any = None  # its core.api.Preview (working-size colours: ``colour_at`` reads a pixel)
 
 
 @dataclass(frozen=True)
@@ -401,7 +403,7 @@ class ColorWorker(QObject):
         from core.api import Cancelled
 
         self.processed_previews.append(tag)
-        edit = self._loadable(edit)
+        requested, edit = edit, self._loadable(edit)
         colorizer = self.colorizer
         try:
             preview = colorizer.preview(edit, cancel=self._newer_preview_waiting)
@@ -410,7 +412,8 @@ class ColorWorker(QObject):
         lightness = {hint.id: self._lightness_at(edit, hint.x, hint.y) for hint in edit.hints}
         palette = tuple(tuple(int(v) for v in c) for c in colorizer.palette(edit, PALETTE_SIZE))
         quick = PreviewResult(
-            array_to_qimage(preview.rgb), False, tuple(preview.original_size), preview.seconds, palette, preview.coverage, lightness
+            array_to_qimage(preview.rgb), False, tuple(preview.original_size), preview.seconds, palette, preview.coverage, lightness,
+            requested, preview,
         )
         self.preview_ready.emit(tag, quick)
         if self._newer_preview_waiting():

@@ -8,6 +8,8 @@ Options beyond the paper's recipe:
 - ``global_fusion``: Iizuka et al. 2016's global prior. The frozen EfficientNet-Lite0's pooled
   descriptor of the grey input is projected into the bottleneck (``ColorNet(global_dim=1280)``).
   A fusion layer the starting weights lack begins at zero, so fine-tuning starts from the same output.
+- ``spatial_fusion``: the same frozen pass's feature maps at strides 8, 16 and 32 enter the
+  bottleneck too (``ColorNet(spatial_dims=...)``), so the net sees what is where in the photo.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ColorNetConfig(TrainConfig):
     hint_fill: bool = True  # the net reads push-pull-filled hints (see ColorNet); False = siggraph17 input
     fill_residual: bool = True  # the head predicts a correction to the filled hints (needs hint_fill)
     global_fusion: bool = False  # fuse the EfficientNet-Lite0 global descriptor of the grey input
+    spatial_fusion: bool = False  # also fuse its stride-8/16/32 feature maps (needs global_fusion)
     transfer_hints: float = 0.0  # share of samples whose hints come from a transfer net's output
     transfer_decoder: str = DEFAULT_DECODER  # decoder weights (name or file) for those hints
     transfer_hint_density: float = TRANSFER_HINT_DENSITY  # share of pixels sampled as hints, as the app samples them
@@ -72,30 +75,47 @@ class ColorNetTask:
     def global_dim(self) -> int:
         return EfficientNetLite0Encoder.global_dim if self.config.global_fusion else 0
 
+    @property
+    def spatial_dims(self) -> tuple[int, ...]:
+        return EfficientNetLite0Encoder.spatial_dims if self.config.spatial_fusion else ()
+
     def model_args(self) -> dict:
-        return {
+        args = {
             "width": self.config.width,
             "global_dim": self.global_dim,
             "hint_fill": self.config.hint_fill,
             "fill_residual": self.config.fill_residual and self.config.hint_fill,
         }
+        if self.config.spatial_fusion:
+            args["spatial_dims"] = list(self.spatial_dims)
+        return args
 
     def build_model(self) -> nn.Module:
+        if self.config.spatial_fusion:
+            self.config.global_fusion = True  # both come from one pass of the same encoder
         if self.config.init_from:
             data = load_weights(self.config.init_from, kind="colornet")
             args = dict(data["model_args"])
             if args.get("global_dim", 0):
                 self.config.global_fusion = True
+            if args.get("spatial_dims"):
+                self.config.spatial_fusion = self.config.global_fusion = True
             self.config.hint_fill = bool(args.get("hint_fill", False))
             became_residual = self.config.fill_residual and self.config.hint_fill and not args.get("fill_residual", False)
             args["fill_residual"] = self.config.fill_residual and self.config.hint_fill
             args["global_dim"] = self.global_dim
+            args.pop("spatial_dims", None)
+            if self.config.spatial_fusion:
+                args["spatial_dims"] = list(self.spatial_dims)
             model = ColorNet(**args)
             missing, unexpected = model.load_state_dict(data["state_dict"], strict=False)
-            if unexpected or any(not key.startswith("global_fusion.") for key in missing):
+            new_parts = ("global_fusion.", "spatial_fusion.", "spatial_mix.")
+            if unexpected or any(not key.startswith(new_parts) for key in missing):
                 raise ValueError(f"{self.config.init_from} does not match ColorNet({args})")
-            if missing:
+            if any(key.startswith("global_fusion.") for key in missing):
                 _zero_last_layer(model.global_fusion)
+            if any(key.startswith("spatial_mix.") for key in missing):
+                _zero_last_layer(model.spatial_mix)
             if became_residual:
                 # Switching to a residual head: start it at zero so the output begins at the
                 # filled hints (grey without hints) instead of adding the old prediction twice.
@@ -105,6 +125,8 @@ class ColorNetTask:
         elif self.config.global_fusion:
             model = ColorNet(**self.model_args())
             _zero_last_layer(model.global_fusion)
+            if self.config.spatial_fusion:
+                _zero_last_layer(model.spatial_mix)
         else:
             model = ColorNet(**self.model_args())
         return model.to(memory_format=torch.channels_last)
@@ -132,7 +154,7 @@ class ColorNetTask:
         hint_ab, mask = hint_ab.to(device), mask.to(device)
         if cfg.transfer_hints > 0:
             hint_ab, mask = self._with_transfer_hints(batch, hint_ab, mask, step_rng(cfg.seed, step, 13))
-        extra = {"global_features": self.global_features(L)} if cfg.global_fusion else {}
+        extra = self.semantics(L)
         with_logits = cfg.class_weight > 0
         if with_logits:
             pred, logits = model(L, hint_ab, mask, with_logits=True, **extra)
@@ -154,7 +176,7 @@ class ColorNetTask:
         for position in range(min(sampler.batches_per_epoch, 8)):
             batch = sampler.batch(0, position)
             L, rgb = batch.L.to(device), batch.rgb.to(device)
-            extra = {"global_features": self.global_features(L)} if self.config.global_fusion else {}
+            extra = self.semantics(L)
             auto = model(L, **extra)
             scores["psnr_auto"] += psnr_from_ab(L, auto, rgb).tolist()
             hint_ab, mask = simulate_hints(batch.ab, sim, np.random.default_rng([position, 5]))
@@ -163,8 +185,11 @@ class ColorNetTask:
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
     @torch.no_grad()
-    def global_features(self, L: torch.Tensor) -> torch.Tensor:
-        """The frozen EfficientNet-Lite0's pooled descriptor (N, 1280) of the grey image L."""
+    def semantics(self, L: torch.Tensor) -> dict[str, object]:
+        """What the frozen EfficientNet-Lite0 makes of the grey image L, as the model's keyword
+        arguments: its pooled descriptor (N, 1280) and, with spatial fusion, its feature maps."""
+        if not self.config.global_fusion:
+            return {}
         if self._global_encoder is None:
             from training.pretrained import build_encoder
 
@@ -172,7 +197,11 @@ class ColorNetTask:
         if self._global_encoder._mean.device != L.device:
             self._global_encoder.to(L.device)
         grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
-        return self._global_encoder.global_features(grey).float()
+        _, pooled, maps = self._global_encoder.semantics(grey)
+        extra: dict[str, object] = {"global_features": pooled.float()}
+        if self.config.spatial_fusion:
+            extra["spatial_features"] = tuple(m.float() for m in maps)
+        return extra
 
     @torch.no_grad()
     def _with_transfer_hints(

@@ -44,6 +44,11 @@ class ColorNet(nn.Module):
     ``global_dim`` > 0 adds a fusion layer (Iizuka et al. 2016) that projects a global image
     descriptor (e.g. the encoder's pooled ImageNet features) into the bottleneck.
 
+    ``spatial_dims`` (channels of feature maps at strides 8, 16 and 32, e.g. the frozen encoder's
+    maps of the grey photo) adds spatial fusion: each map is projected, resized to the bottleneck's
+    grid and summed there, so the net knows *what* is where, not only what the photo is about
+    (the mid-level features of Iizuka et al. 2016). Its last layer starts at zero.
+
     ``hint_fill`` spreads the sparse hints over the image (push-pull) before the network reads them:
     the ab input is then a dense first guess and the mask still marks the true hints. Narrow,
     CPU-trained nets learn to refine a dense guess along the L edges far faster than to propagate
@@ -61,12 +66,14 @@ class ColorNet(nn.Module):
         hint_fill: bool = False,
         fill_residual: bool = False,
         classes: int = NUM_AB_CLASSES,
+        spatial_dims: tuple[int, ...] | list[int] = (),
     ):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
         self.width = width
         self.global_dim = global_dim
+        self.spatial_dims = tuple(int(d) for d in spatial_dims)
         self.hint_fill = hint_fill
         self.fill_residual = fill_residual and hint_fill
 
@@ -90,6 +97,9 @@ class ColorNet(nn.Module):
         self.model_out = nn.Sequential(nn.Conv2d(c128, 2, 1), nn.Tanh())
         if global_dim > 0:
             self.global_fusion = nn.Sequential(nn.Linear(global_dim, c512), nn.ReLU(True), nn.Linear(c512, c512))
+        if self.spatial_dims:
+            self.spatial_fusion = nn.ModuleList(nn.Conv2d(d, c512, 1) for d in self.spatial_dims)
+            self.spatial_mix = nn.Sequential(nn.ReLU(True), nn.Conv2d(c512, c512, 3, padding=1))
 
     def forward(
         self,
@@ -98,10 +108,12 @@ class ColorNet(nn.Module):
         hint_mask: torch.Tensor | None = None,
         global_features: torch.Tensor | None = None,
         with_logits: bool = False,
+        spatial_features: tuple[torch.Tensor, ...] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """L (N, 1, H, W) in [0, 100]; hint ab (N, 2, H, W) in Lab units; mask (N, 1, H, W) -> ab.
 
         With ``with_logits`` it returns (ab, logits over the 529 ab bins at 1/4 resolution).
+        ``spatial_features``: the maps a net with ``spatial_dims`` fuses, one per entry.
         """
         if L.dim() != 4 or L.shape[1] != 1:
             raise ValueError(f"L must be shaped (N, 1, H, W), got {tuple(L.shape)}")
@@ -130,6 +142,8 @@ class ColorNet(nn.Module):
             if global_features is None:
                 raise ValueError("this ColorNet fuses global features: pass global_features")
             conv5 = conv5 + self.global_fusion(global_features)[:, :, None, None]
+        if self.spatial_dims:
+            conv5 = conv5 + self._spatial(spatial_features, conv5)
         conv6 = self.model6(conv5)
         conv7 = self.model7(conv6)
         conv8 = self.model8(self.model8up(conv7) + self.model3short8(conv3))
@@ -142,10 +156,26 @@ class ColorNet(nn.Module):
             return ab, self.model_class(conv8)
         return ab
 
+    def _spatial(self, maps: tuple[torch.Tensor, ...] | None, like: torch.Tensor) -> torch.Tensor:
+        """The spatial maps projected and summed on the bottleneck's grid (``like``)."""
+        if maps is None or len(maps) != len(self.spatial_dims):
+            raise ValueError(f"this ColorNet fuses {len(self.spatial_dims)} spatial feature maps: pass spatial_features")
+        size = like.shape[2:]
+        total = like.new_zeros(())
+        for project, features in zip(self.spatial_fusion, maps):
+            projected = project(features.to(like.dtype))
+            if projected.shape[2:] != size:
+                projected = F.interpolate(projected, size=size, mode="bilinear", align_corners=False)
+            total = total + projected
+        return self.spatial_mix(total)
+
     def model_args(self) -> dict:
-        return {
+        args = {
             "width": self.width,
             "global_dim": self.global_dim,
             "hint_fill": self.hint_fill,
             "fill_residual": self.fill_residual,
         }
+        if self.spatial_dims:
+            args["spatial_dims"] = list(self.spatial_dims)
+        return args

@@ -29,6 +29,8 @@ _STAGES = (
 )
 # Last block of each resolution the decoder reads from.
 _TAP_BLOCKS = {0: "reduction_1", 2: "reduction_2", 4: "reduction_3", 10: "reduction_4"}
+# The maps a colornet's spatial fusion reads (strides 8, 16 and 32): two taps and the last block.
+SPATIAL_TAPS = ("reduction_3", "reduction_4")
 
 
 class SameConv2d(nn.Conv2d):
@@ -75,6 +77,7 @@ class EfficientNetLite0Encoder(Encoder):
         Tap("reduction_4", 112, 16),
     )
     global_dim = 1280
+    spatial_dims = (40, 112, 320)  # channels of the stride-8, -16 and -32 maps of ``semantics``
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,8 +101,9 @@ class EfficientNetLite0Encoder(Encoder):
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self._run(x, pooled=False)[0]
 
-    def _run(self, x: torch.Tensor, pooled: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-        """One pass: the taps, and the pooled descriptor (``pooled``) or None after the last tap."""
+    def _run(self, x: torch.Tensor, pooled: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """One pass: the taps, and (``pooled``) the last block's stride-32 map and the pooled
+        descriptor; without ``pooled`` it stops after the last tap and both are None."""
         x = self._stem(x)
         taps = {}
         for index, block in enumerate(self._blocks if pooled else self._blocks[: self._last_tap + 1]):
@@ -107,16 +111,24 @@ class EfficientNetLite0Encoder(Encoder):
             if index in _TAP_BLOCKS:
                 taps[_TAP_BLOCKS[index]] = x
         if not pooled:
-            return taps, None
+            return taps, None, None
+        top = x
         x = F.relu6(self._bn1(self._conv_head(x)))
-        return taps, x.mean(dim=(2, 3))
+        return taps, top, x.mean(dim=(2, 3))
 
     def global_features(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self._run(self.normalize(rgb))[1]
+        return self._run(self.normalize(rgb))[2]
 
     def features_and_global(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The taps and the pooled descriptor of one image from a single pass."""
-        return self._run(self.normalize(rgb))
+        taps, _, pooled = self._run(self.normalize(rgb))
+        return taps, pooled
+
+    def semantics(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One pass: the taps, the pooled descriptor and the stride-8, -16 and -32 feature maps
+        (``spatial_dims`` channels) that a colornet's spatial fusion reads."""
+        taps, top, pooled = self._run(self.normalize(rgb))
+        return taps, pooled, tuple(taps[name] for name in SPATIAL_TAPS) + (top,)
 
     def classify(self, rgb: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (N, 1000); used to check that the weights loaded correctly."""

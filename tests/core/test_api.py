@@ -370,6 +370,26 @@ def test_another_model_is_loaded_once(colorizer, edit):
     assert colorizer.stage_calls["precolorize"] == 1
 
 
+def test_a_spatial_fusion_model_reads_the_photo_once_per_size(colorizer, edit, tmp_path):
+    from core.models import ColorNet, EfficientNetLite0Encoder
+    from core.weights import save_weights
+
+    torch.manual_seed(0)
+    net = ColorNet(width=0.125, global_dim=1280, hint_fill=True, fill_residual=True, spatial_dims=EfficientNetLite0Encoder.spatial_dims)
+    torch.nn.init.normal_(net.spatial_mix[-1].weight, std=0.5)  # the maps must change the colours
+    path = save_weights(tmp_path / "spatial.pt", "colornet", net.model_args(), net.state_dict()).file
+    spatial = replace(edit, model=str(path))
+    automatic = colorizer.preview(spatial)
+    hinted = colorizer.preview(spatial.with_hint(Hint(3, 3, (10.0, 10.0))))
+    assert automatic.rgb.shape == hinted.rgb.shape and not np.array_equal(automatic.rgb, hinted.rgb)
+    assert colorizer.stage_calls["global_features"] == 1  # a hint reruns the sub-net, not the encoder
+    with torch.no_grad():
+        net.spatial_mix[-1].weight.zero_()
+    plain_path = save_weights(tmp_path / "silent.pt", "colornet", net.model_args(), net.state_dict()).file
+    silent = colorizer.preview(replace(edit, model=str(plain_path)))
+    assert not np.array_equal(silent.rgb, automatic.rgb)  # the same net without the maps' say differs
+
+
 def test_working_size_never_upscales():
     assert working_size_for((40, 30), 256) == (40, 30)
     assert working_size_for((4000, 3000), 256) == (341, 256)

@@ -82,6 +82,10 @@ def test_efficientnet_weights_classify_a_cat(efficientnet):
         alone = efficientnet(image)
         assert torch.equal(pooled, efficientnet.global_features(image))
     assert taps.keys() == alone.keys() and all(torch.equal(taps[k], alone[k]) for k in taps)
+    with torch.no_grad():
+        same_taps, same_pooled, maps = efficientnet.semantics(image)
+    assert torch.equal(same_pooled, pooled) and all(torch.equal(same_taps[k], taps[k]) for k in taps)
+    assert [tuple(m.shape[1:]) for m in maps] == [(c, 224 // s, 224 // s) for c, s in zip(EfficientNetLite0Encoder.spatial_dims, (8, 16, 32))]
 
 
 # torchvision's vgg19().features: conv layers at these indices, up to conv4_1 (index 19).
@@ -251,6 +255,27 @@ def test_colornet_validates_its_input():
         fused(torch.zeros(1, 1, 8, 8))
     assert fused(torch.zeros(1, 1, 8, 8), global_features=torch.zeros(1, 16)).shape == (1, 2, 8, 8)
     assert fused.model_args() == {"width": 0.125, "global_dim": 16, "hint_fill": False, "fill_residual": False}
+
+
+def test_spatial_fusion_reads_maps_of_any_grid_and_changes_the_colours():
+    torch.manual_seed(0)
+    net = ColorNet(width=0.125, global_dim=16, spatial_dims=(4, 6)).eval()
+    L = torch.rand(1, 1, 37, 50) * 100  # not a multiple of 8: the maps are resized to the bottleneck
+    pooled = torch.zeros(1, 16)
+    maps = (torch.randn(1, 4, 5, 7), torch.randn(1, 6, 3, 4))
+    with pytest.raises(ValueError, match="spatial"):
+        net(L, global_features=pooled)
+    with pytest.raises(ValueError, match="spatial"):
+        net(L, global_features=pooled, spatial_features=maps[:1])
+    with torch.no_grad():
+        torch.nn.init.normal_(net.spatial_mix[-1].weight)
+        first = net(L, global_features=pooled, spatial_features=maps)
+        other = net(L, global_features=pooled, spatial_features=tuple(-m for m in maps))
+    assert first.shape == (1, 2, 37, 50)
+    assert not torch.allclose(first, other)  # the maps reach the output
+    assert net.model_args()["spatial_dims"] == [4, 6]
+    rebuilt = ColorNet(**net.model_args())
+    rebuilt.load_state_dict(net.state_dict())  # the args rebuild the same layers
 
 
 @pytest.mark.parametrize("name", ["efficientnet", "vgg19"])

@@ -14,6 +14,7 @@ from core.api import Colorizer, ColorizerConfig, Edit, Hint, Reference
 from core.color import rgb_to_lab
 from core.imageio import photo_from_array
 from core.matching import content_descriptors
+from core.models import ColorNet
 from core.pipeline import StageCache, describe_globally, reference_lab, reference_rgb, reference_source, working_size_for
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "weights"
@@ -50,9 +51,14 @@ def test_reference_source_and_working_copies():
 def test_the_global_pass_returns_the_content_descriptors_explicitly(tiny_models):
     transfer = tiny_models.transfer
     L = torch.linspace(0, 100, 64 * 96).reshape(1, 1, 64, 96)
-    pooled, described = describe_globally(transfer.encoder, transfer, L)
-    assert pooled.shape == (1, transfer.encoder.global_dim)
+    global_only = ColorNet(width=0.125, global_dim=1280)
+    semantics, described = describe_globally(transfer.encoder, transfer, L, global_only)
+    assert list(semantics) == ["global_features"] and semantics["global_features"].shape == (1, transfer.encoder.global_dim)
     assert torch.allclose(described, content_descriptors(transfer.encoder, L), atol=1e-5)
+    spatial = ColorNet(width=0.125, global_dim=1280, spatial_dims=transfer.encoder.spatial_dims).eval()
+    semantics, _ = describe_globally(transfer.encoder, transfer, L, spatial)
+    assert [tuple(m.shape[1:]) for m in semantics["spatial_features"]] == [(40, 8, 12), (112, 4, 6), (320, 2, 3)]
+    assert spatial(L, **semantics).shape == (1, 2, 64, 96)  # the keyword arguments the net takes
 
 
 def shipped_colorizer(**options) -> Colorizer:

@@ -121,6 +121,22 @@ def test_compose_without_hints_returns_the_base():
         user_hint_influence([(1, 1)], weights, theta=0)
 
 
+def test_compose_filters_the_reach_in_the_same_pass_as_the_changes():
+    # One pass over (changes, mask, impulses) gives what the reach computed on its own gives.
+    L = _two_halves()
+    weights = user_edit_weights(L, sigma_s=64, sigma_r=6)
+    base = np.random.default_rng(2).normal(0, 5, size=(2, 40, 60)).astype(np.float32)
+    hint_ab, mask = _hint(40, 60, 20, 10)
+    more_ab, more_mask = _hint(40, 60, 5, 50)
+    hint_ab, mask = hint_ab + more_ab, mask + more_mask
+    centres, thetas = [(20, 10), (5, 50)], [reach_theta(0.2), reach_theta(0.8)]
+    reach = user_hint_influence(centres, weights, thetas)
+    one_pass = compose_user_edit(base, hint_ab, mask, centres, weights, thetas)
+    np.testing.assert_allclose(one_pass, compose_user_edit(base, hint_ab, mask, centres, weights, thetas, reach), atol=1e-4)
+    with pytest.raises(ValueError):
+        compose_user_edit(base, hint_ab, mask, centres, weights, thetas, reach[:10])
+
+
 def test_user_hint_influence_is_one_near_the_hint():
     weights = user_edit_weights(_two_halves(), sigma_s=64, sigma_r=6)
     claim = user_hint_influence([(20, 10)], weights)

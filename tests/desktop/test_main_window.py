@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 import os
 import subprocess
 import sys
@@ -56,6 +57,32 @@ def test_new_hint_takes_the_predicted_colour_and_is_in_gamut(opened, qtbot):
     window.colour_panel.pick_ab((127.0, 127.0))  # far outside sRGB: snapped into the gamut at that L
     a, b = window.edit.hints[0].ab
     assert math.hypot(a, b) < math.hypot(127, 127)
+    assert window.undo_stack.count() == 2
+
+
+def _click_without_waiting(qtbot, window, x, y):
+    canvas = window.canvas
+    canvas.centerOn(QPointF(x + 0.5, y + 0.5))
+    p = canvas.viewportTransform().map(QPointF(x + 0.5, y + 0.5))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(math.floor(p.x()), math.floor(p.y())))
+
+
+def test_a_click_takes_the_colour_on_screen_at_once(opened, qtbot):
+    window = opened
+    wait_for_preview(qtbot, window)
+    requested = window.requested_tag
+    _click_without_waiting(qtbot, window, 50, 60)
+    # No probe round trip: the result on screen shows the edit the click adds to, so the hint has the
+    # model's colour before the worker has answered anything, and one preview was asked for.
+    assert window.edit.hints[0].ab == pytest.approx((5.0, 10.0), abs=0.01)
+    assert window.requested_tag == requested + 1
+    wait_for_preview(qtbot, window)
+    # The screen shows that edit now; when it shows an older one, the hint starts grey and settles.
+    window.last_preview = replace(window.last_preview, edit=replace(window.edit, hints=()))
+    _click_without_waiting(qtbot, window, 80, 20)
+    assert window.edit.hints[1].ab == (0.0, 0.0)
+    settle(qtbot, window)
+    assert window.edit.hints[1].ab == pytest.approx((5.0, 10.0), abs=0.01)
     assert window.undo_stack.count() == 2
 
 

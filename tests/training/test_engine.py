@@ -156,9 +156,40 @@ def test_global_fusion_feeds_the_encoder_descriptor(small_config):
     model = ColorNet(**data["model_args"])
     model.load_state_dict(data["state_dict"])
     L = torch.rand(1, 1, 32, 32) * 100
-    features = task.global_features(L)
+    semantics = task.semantics(L)
+    assert list(semantics) == ["global_features"]
+    features = semantics["global_features"]
     assert features.shape == (1, 1280) and not features.requires_grad
     assert model(L, global_features=features).shape == (1, 2, 32, 32)
+
+
+def test_spatial_fusion_feeds_the_encoder_maps_at_three_strides(small_config):
+    config = small_config(ColorNetConfig, steps=1, spatial_fusion=True)
+    task = ColorNetTask(config)
+    result = Trainer(task, config).run()
+    data = load_weights(result.weights, kind="colornet")
+    assert data["model_args"]["spatial_dims"] == [40, 112, 320] and data["model_args"]["global_dim"] == 1280
+    model = ColorNet(**data["model_args"])
+    model.load_state_dict(data["state_dict"])
+    L = torch.rand(1, 1, 64, 64) * 100
+    semantics = task.semantics(L)
+    maps = semantics["spatial_features"]
+    assert [tuple(m.shape[1:]) for m in maps] == [(40, 8, 8), (112, 4, 4), (320, 2, 2)]
+    assert model(L, **semantics).shape == (1, 2, 64, 64)
+
+
+def test_spatial_fusion_added_to_shipped_weights_starts_from_the_same_output(small_config, tmp_path):
+    torch.manual_seed(0)
+    fused_only = ColorNet(width=0.125, global_dim=1280, hint_fill=True, fill_residual=True).eval()
+    path = save_weights(tmp_path / "global.pt", "colornet", fused_only.model_args(), fused_only.state_dict()).file
+    task = ColorNetTask(small_config(ColorNetConfig, init_from=str(path), spatial_fusion=True))
+    spatial = task.build_model().eval()
+    assert spatial.spatial_dims == (40, 112, 320)
+    L = torch.rand(2, 1, 48, 48) * 100
+    pooled = torch.randn(2, 1280)
+    maps = tuple(torch.randn(2, c, 48 // s, 48 // s) for c, s in ((40, 8), (112, 16), (320, 32)))
+    with torch.no_grad():
+        torch.testing.assert_close(spatial(L, global_features=pooled, spatial_features=maps), fused_only(L, global_features=pooled))
 
 
 def test_global_fusion_added_to_plain_weights_starts_from_the_same_output(small_config, tmp_path):

@@ -1,0 +1,156 @@
+"""One prepared GPU session: train the shipped colornet configuration on CUDA with mixed precision
+within a time budget, then time the GPU path of the app.
+
+    python benchmarks/gpu_session.py --photos slice/            # 8 minutes of training, then latency
+    python benchmarks/gpu_session.py --photos slice/ --minutes 5 --out runs/gpu
+    python benchmarks/gpu_session.py --photos slice/ --device cpu --minutes 0.5 --limit 200   # dry run
+    python benchmarks/gpu_session.py --make-slice ../shared/datasets/train --slice-dir slice --max-mb 56
+
+The shipped configuration (``SHIPPED``, what ``resources/weights/colornet.md`` describes) continues
+from the committed weights rather than starting over. A short probe run measures the seconds per
+step on this machine (the photo cache it builds is reused), and the main run gets as many steps as
+fit in what is left of ``--minutes``, so its cosine schedule ends on time instead of being cut off.
+Then ``benchmarks/latency.py --device DEVICE`` times the app's stages with the new weights.
+Everything it measured goes to ``OUT/session.json``.
+
+``--make-slice`` copies an evenly spread share of a photo library (keeping its folder names, which
+the ``repeat`` weights read) until ``--max-mb`` is reached: a training slice small enough to travel
+with the working tree to a machine that has a GPU but not the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training.colornet_task import ColorNetConfig, ColorNetTask  # noqa: E402
+from training.data import PhotoCache, find_photos  # noqa: E402
+from training.engine import Progress, Trainer  # noqa: E402
+
+# How the shipped colornet was last trained (its model card), less the photos, steps and device.
+SHIPPED = dict(
+    init_from=str(ROOT / "resources" / "weights" / "colornet.pt"),
+    spatial_fusion=True,
+    crop=160,
+    cache_size=224,
+    lr=3e-4,
+    warmup=100,
+    no_hint_share=0.35,
+    repeat="bsds_train=10,imagenet_sample=3,caltech101=2,flickr8k=2,sun_scenes=2",
+)
+PROBE_STEPS = 30
+
+
+def make_slice(library: Path, out: Path, max_mb: float) -> int:
+    """Copy every k-th photo of ``library`` to ``out`` (same relative paths) up to ``max_mb``."""
+    photos = find_photos(library)
+    if not photos:
+        raise ValueError(f"no photos in {library}")
+    mean_bytes = sum(p.stat().st_size for p in photos[:: max(len(photos) // 200, 1)]) / len(photos[:: max(len(photos) // 200, 1)])
+    keep = max(1, min(len(photos), int(max_mb * 1e6 / mean_bytes)))
+    step = len(photos) / keep
+    budget, copied = max_mb * 1e6, 0
+    for i in range(keep):
+        source = photos[int(i * step)]
+        size = source.stat().st_size
+        if budget - size < 0:
+            break
+        target = out / source.relative_to(library)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        budget -= size
+        copied += 1
+    return copied
+
+
+def seconds_per_step(config: ColorNetConfig, cache: PhotoCache | None) -> tuple[float, PhotoCache]:
+    """Train ``config.steps`` steps and time the steps after the first five (start-up excluded)."""
+    stamps: list[float] = []
+
+    def progress(p: Progress) -> None:
+        if p.losses:
+            stamps.append(time.perf_counter())
+
+    trainer = Trainer(ColorNetTask(config), config, progress=progress, cache=cache)
+    trainer.run()
+    settled = stamps[5:]
+    if len(settled) < 2:
+        raise RuntimeError("the probe run was too short to time")
+    return (settled[-1] - settled[0]) / (len(settled) - 1), trainer.cache
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=Path, help="folder of colour photos to train on")
+    parser.add_argument("--minutes", type=float, default=8.0, help="training budget, probe included (default 8)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--limit", type=int, help="use only the first N photos (dry runs)")
+    parser.add_argument("--probe-steps", type=int, default=PROBE_STEPS, help=f"steps of the timing run (default {PROBE_STEPS}, at least 7)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "gpu")
+    parser.add_argument("--no-latency", action="store_true", help="skip benchmarks/latency.py afterwards")
+    parser.add_argument("--make-slice", type=Path, metavar="LIBRARY", help="copy a slice of LIBRARY and stop")
+    parser.add_argument("--slice-dir", type=Path, default=ROOT / "slice")
+    parser.add_argument("--max-mb", type=float, default=56.0)
+    args = parser.parse_args(argv)
+
+    if args.make_slice is not None:
+        copied = make_slice(args.make_slice, args.slice_dir, args.max_mb)
+        print(f"copied {copied} photos to {args.slice_dir}")
+        return 0
+    if args.photos is None:
+        parser.error("--photos is required")
+
+    started = time.perf_counter()
+    common = dict(SHIPPED, photos=str(args.photos), device=args.device, batch_size=args.batch_size, limit=args.limit, val_count=128)
+    probe = ColorNetConfig(**{**common, "warmup": 5}, out=str(args.out / "probe"), steps=max(args.probe_steps, 7), val_every=10**9, checkpoint_every=10**9)
+    per_step, cache = seconds_per_step(probe, None)
+    left = args.minutes * 60 - (time.perf_counter() - started) - 20  # validation and export
+    steps = max(int(left / per_step), 1)
+    print(f"{per_step * 1000:.0f} ms per step at batch {args.batch_size}: {steps} steps fit in the budget")
+    config = ColorNetConfig(**common, out=str(args.out / "colornet"), steps=steps, val_every=max(steps // 4, 1), checkpoint_every=max(steps // 8, 1))
+    history: list[dict] = []
+
+    def progress(p: Progress) -> None:
+        if p.validation:
+            history.append({"step": p.step, **p.validation})
+            print(f"step {p.step}/{p.total}: " + " ".join(f"{k}={v:.2f}" for k, v in p.validation.items()))
+
+    trained = time.perf_counter()
+    result = Trainer(ColorNetTask(config), config, progress=progress, cache=cache).run()
+    summary = {
+        "device": args.device,
+        "photos": len(cache),
+        "seconds_per_step": per_step,
+        "steps": result.steps_done,
+        "training_seconds": time.perf_counter() - trained,
+        "total_seconds": time.perf_counter() - started,
+        "validation": history,
+        "weights": str(result.weights),
+        "config": asdict(config),
+    }
+    print(f"trained {result.steps_done} steps in {summary['training_seconds']:.0f} s ({summary['total_seconds']:.0f} s in all); weights {result.weights}")
+    if not args.no_latency and result.weights is not None:
+        command = [
+            sys.executable, str(ROOT / "benchmarks" / "latency.py"), "--device", args.device, "--colornet", str(result.weights),
+            "--encoders", "efficientnet_lite0", "--widths", str(ColorNetTask(config).config.width),
+        ]
+        latency = subprocess.run(command, capture_output=True, text=True)
+        print(latency.stdout + latency.stderr)
+        summary["latency"] = latency.stdout
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "session.json").write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
