@@ -21,7 +21,8 @@ one. Each source is a (descriptors, ab) pair; the ab is averaged over each descr
 ``warp_hints`` turns a warp into hints for the colorization sub-net: dense where the warp is
 confident, with the confidence as the (fractional) mask, none below ``HINT_CONFIDENCE``.
 ``transfer_hint_density`` and ``warp_clearance`` say how many hints the AdaIN transfer may still
-add (fewer the more the warp covers, none for an unrelated reference) and where it may not.
+add (fewer the more the warp covers, none for an unrelated reference or one the warp places nowhere)
+and where it may not.
 The settings were tuned on held-out training photos (see the README's Quality section).
 """
 
@@ -40,6 +41,7 @@ NON_MUTUAL_FACTOR = 0.5  # confidence kept where the best match is not mutual
 STRONG_SIMILARITY = 0.75  # a mutual match this close counts towards the reference's relatedness
 RELATEDNESS_RANGE = (0.02, 0.10)  # share of strongly matched photo cells ramped to relatedness 0..1
 HINT_CONFIDENCE = 0.2  # confidence a photo pixel needs for its warped colour to become a hint
+TRANSFER_COVERAGE = 0.02  # warp coverage up to which the transfer's own hints fade in from none
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,12 @@ def warp_hints(
 
 def transfer_hint_density(density: float, warp: Warp, threshold: float = HINT_CONFIDENCE) -> float:
     """How densely the AdaIN transfer's colours may still be sampled as hints: ``density`` less the
-    share the warp covers, times the reference's relatedness (an unrelated reference adds none)."""
-    return density * (1.0 - warp.coverage(threshold)) * warp.relatedness
+    share the warp covers, times the reference's relatedness, and none while the warp places no
+    colour with confidence (fading in up to ``TRANSFER_COVERAGE``). A reference that shows none of
+    the photo's things closely enough lends no palette either: on dev, a loosely similar photo
+    whose warp covered nothing cost 1.0 dB on average through those hints."""
+    coverage = warp.coverage(threshold)
+    return density * (1.0 - coverage) * warp.relatedness * min(1.0, coverage / TRANSFER_COVERAGE)
 
 
 def warp_clearance(warp: Warp, size: tuple[int, int], radius: int, threshold: float = HINT_CONFIDENCE) -> torch.Tensor:

@@ -14,6 +14,7 @@ from core.color import rgb_to_lab
 from core.correspondence import (
     HINT_CONFIDENCE,
     ReferenceCells,
+    Warp,
     describe_sources,
     reference_cells,
     soft_warp,
@@ -72,7 +73,19 @@ def test_an_unrelated_reference_gets_no_confidence_and_adds_no_transfer_hints(de
     assert warp.relatedness < 0.5 and float(warp.confidence.max()) < HINT_CONFIDENCE
     ab, mask = warp_hints(warp, tuple(target.shape[2:]))
     assert float(mask.sum()) == 0.0 and float(ab.abs().sum()) == 0.0
-    assert transfer_hint_density(0.003, warp) < 0.003 / 2
+    assert transfer_hint_density(0.003, warp) == 0.0
+
+
+def test_transfer_hints_fade_in_with_what_the_warp_places():
+    # Related as a whole, but confident nowhere: no palette hints; they fade in with the coverage.
+    def warp_covering(share: float) -> Warp:
+        confidence = torch.zeros(10, 10)
+        confidence.view(-1)[: round(share * 100)] = 1.0
+        return Warp(torch.zeros(2, 10, 10), confidence, confidence, confidence > 0, relatedness=1.0)
+
+    densities = [transfer_hint_density(0.01, warp_covering(share)) for share in (0.0, 0.01, 0.02, 0.5)]
+    assert densities[0] == 0.0 and 0.0 < densities[1] < densities[2]
+    assert densities[2] == pytest.approx(0.01 * 0.98) and densities[3] == pytest.approx(0.005)
 
 
 def test_the_warp_is_the_softmax_mean_of_the_top_k_cells():
