@@ -9,10 +9,15 @@ cells, by cosine similarity of the same grey content descriptors, gives
 * a **warped reference ab** — the attention-weighted mean of those cells' colours, and
 * a **confidence map** — how much to believe it: the best similarity ramped between ``low`` and
   ``high``, halved where the match is not mutual (the reference cell prefers another photo cell),
-  and scaled by how related the reference is as a whole: the share of photo cells with a mutual
-  match of similarity >= 0.75 (content matching's own test), ramped from 2 % to 10 %. The same
-  scene seen differently passes that easily; an unrelated photo almost never does, so it gets
-  no warped colour at all instead of a few wrong ones that the sub-net would spread.
+* and the reference's **relatedness** as a whole: the share of photo cells with a mutual match of
+  similarity >= 0.75 (content matching's own test), ramped from 2 % to 10 %. The same scene seen
+  differently passes that easily; a photo that only resembles this one (another beach, another
+  face) rarely does. Its **strength** (:attr:`Warp.strength`) says how far the warped colours
+  move the photo from its automatic colours: all the way for a related reference, and
+  ``LOOSE_STRENGTH`` of the way for one that only resembles it. A loosely similar photo's colour
+  at a similar place is a guess, right more often than not but often wrong: moved part of the
+  way, it shows its palette where its content resembles the photo and, on dev, still scores above
+  the automatic colours, where moved all the way it scored about 1 dB below them.
 
 Reference cells come from every source the caller describes: the reference at a few sizes and,
 mirrored, at the same sizes, so a mirrored view of the same things matches as well as a straight
@@ -41,6 +46,7 @@ NON_MUTUAL_FACTOR = 0.5  # confidence kept where the best match is not mutual
 STRONG_SIMILARITY = 0.75  # a mutual match this close counts towards the reference's relatedness
 RELATEDNESS_RANGE = (0.02, 0.10)  # share of strongly matched photo cells ramped to relatedness 0..1
 HINT_CONFIDENCE = 0.2  # confidence a photo pixel needs for its warped colour to become a hint
+LOOSE_STRENGTH = 0.45  # how far an unrelated reference's warped colours move the automatic ones
 TRANSFER_COVERAGE = 0.02  # warp coverage up to which the transfer's own hints fade in from none
 
 
@@ -63,10 +69,16 @@ class Warp:
     """A reference warped onto the photo, on the photo's descriptor grid (h, w)."""
 
     ab: torch.Tensor  # (2, h, w) attention-weighted reference colour
-    confidence: torch.Tensor  # (h, w) in [0, 1], relatedness included
+    confidence: torch.Tensor  # (h, w) in [0, 1]
     similarity: torch.Tensor  # (h, w) best cosine similarity
     mutual: torch.Tensor  # (h, w) bool: the best reference cell's own best photo cell is this one
     relatedness: float  # 0..1: how much of the photo the reference shows closely
+
+    @property
+    def strength(self) -> float:
+        """How far (0..1) the warped colours move the photo's automatic colours at full blend:
+        1 for a related reference, ``LOOSE_STRENGTH`` for one that only resembles the photo."""
+        return self.relatedness + (1.0 - self.relatedness) * LOOSE_STRENGTH
 
     def coverage(self, threshold: float = HINT_CONFIDENCE) -> float:
         """Share of the photo (0..1) confident enough to become hints."""
@@ -139,7 +151,7 @@ def soft_warp(
     relatedness = min(1.0, max(0.0, (strong - relatedness_range[0]) / (relatedness_range[1] - relatedness_range[0])))
     low, high = confidence_range
     confidence = ((best - low) / (high - low)).clamp(0, 1)
-    confidence = torch.where(mutual, confidence, confidence * non_mutual) * relatedness
+    confidence = torch.where(mutual, confidence, confidence * non_mutual)
     shape = (h, w)
     return Warp(ab.T.reshape(2, h, w), confidence.reshape(shape), best.reshape(shape), mutual.reshape(shape), relatedness)
 

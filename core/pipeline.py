@@ -237,7 +237,7 @@ def warped_hints(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The hints the references give through the soft warp (ab (2, h, w), mask (1, h, w)): the warped
     colours where the warp is confident (a fractional mask), moving from the automatic colour towards
-    the reference's with the blend; hints sampled from the transfer's coarse colours (``coarse()``)
+    the reference's with the blend, part of the way only for a loosely similar reference; hints sampled from the transfer's coarse colours (``coarse()``)
     elsewhere, as many fewer as the warp covers, none for an unrelated reference (the transfer is
     then not run at all). ``warp`` None (blend 0, or content matching off): only the sampled hints."""
     h, w = L.shape[2:]
@@ -250,8 +250,9 @@ def warped_hints(
     if warp is None or warp.coverage() == 0.0:
         return ab, mask
     warped_ab, warped_mask = (t.to(L.device) for t in warp_hints(warp, (h, w)))
-    if blend < 1.0:
-        warped_ab = blend * warped_ab + (1 - blend) * auto_ab[0] * (warped_mask > 0)
+    strength = blend * warp.strength  # a loosely similar reference moves the colours part of the way
+    if strength < 1.0:
+        warped_ab = strength * warped_ab + (1 - strength) * auto_ab[0] * (warped_mask > 0)
     mask = mask * (1 - warp_clearance(warp, (h, w), round(config.match_clearance * min(h, w))).to(L.device))
     ab = torch.where(warped_mask > 0, warped_ab, ab * mask)
     return ab, torch.maximum(mask, warped_mask)
