@@ -15,13 +15,13 @@ parts of the edit it reads:
     reference hints     transfer, warp, blend                           (with the transfer)
     colorize            lightness, reference hints, model               (with the reference hints)
     user_weights        lightness                                       the photo or size changes
-    stepped_aside       reference hints less those the user's claim     a hint changes (with references)
-    user_edit           colorize, user hints, user weights              a hint changes (and all above)
+    user_edit           colorize, pre-colorization, user hints,         a hint changes (and all above)
+                        user weights
 
 The references' colours reach the sub-net through the soft warp (``config.correspondence == "warp"``,
 core.correspondence) or through content matching's mutual matches ("match"). The user's hints are
-laid over the result without them by ``user_edit`` (core.user_edit), and the sub-net runs again
-only where references are (their hints step aside inside the user's claims); with
+laid over the result without them by ``user_edit`` (core.user_edit): inside the user's claims the
+references' colours step aside for the automatic ones, and no network runs again; with
 ``config.user_edit`` off they are only further inputs of the colorize stage, as in the paper.
 
 A :class:`Pipeline` keeps a small bounded cache per stage, counts each stage it actually runs in
@@ -561,25 +561,12 @@ class Pipeline:
         key = (job.target.key, job.working_size)
         return self._memo("user_weights", key, lambda: user_edit_weights(self.lightness(job)[0, 0].float().cpu().numpy()))
 
-    def stepped_aside(self, job: Job, claimed: torch.Tensor) -> torch.Tensor:
-        """The sub-net on the references' hints with those inside the user's claims (``claimed`` (h, w)
-        in [0, 1]) taken away: there it gives its own colours, not the references'."""
-
-        def run() -> torch.Tensor:
-            L = self.lightness(job)
-            ab, mask = self.reference_hints(job)
-            mask = mask * (1 - claimed.to(mask.device))
-            return self._run_colornet(job, L, (ab * (mask > 0), mask), ())
-
-        key = self._colorize_key(replace(job, hints=())) + (_hint_key(job.hints),)
-        return self._memo("stepped_aside", key, run, counted=False)
-
     def user_edit(self, job: Job) -> torch.Tensor:
         """The result without the user's hints, with them laid over it: each hint claims the region it
-        lands in (fading with distance, stopping at lightness edges); there the references' hints step
-        aside, and the hint's colour change is spread over the region edge-aware (core.user_edit).
-        The sub-net never sees the user's hints, so nothing outside the claims changes and the
-        references' hints cannot drown them."""
+        lands in (fading with distance, stopping at lightness edges); there the references' colours
+        step aside for the automatic ones, and the hint's colour change is spread over the region
+        edge-aware (core.user_edit). The sub-net never sees the user's hints, so nothing outside the
+        claims changes, the references' hints cannot drown them, and a click runs no network."""
 
         def run() -> torch.Tensor:
             L = self.lightness(job)
@@ -595,7 +582,7 @@ class Pipeline:
                 claimed = torch.from_numpy(reach)
                 if bool((self.reference_hints(job)[1].cpu() * claimed).any()):  # else nothing steps aside
                     claim = claimed.to(base.device)[None, None]
-                    base = base + claim * (self.stepped_aside(job, claimed) - base)
+                    base = base + claim * (self.precolorized(job) - base)
             user_ab, user_mask = rasterize_hints(job.hints, job.target.size, (w, h))
             ab, hint_ab, hint_mask = base[0].float().cpu().numpy(), user_ab.numpy(), user_mask.numpy()
             out = self._timed("user_edit", lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach))
