@@ -5,8 +5,7 @@
 
 Prints the median and the best milliseconds of: the edge weights (once per photo, on the lightness
 alone), a propagation of the hints' ab, a hint's region of influence, and the whole user edit laid
-on the pipeline's colours (core.user_edit: what a click costs), without a reference (one filter pass)
-and with one (the claim is filtered first, so that the reference's hints can step aside: two passes).
+on the pipeline's colours (core.user_edit: what a click costs: the claim, then the spread).
 The median is what a user waits for on a quiet machine; the best shows the floor when other work
 shares the cores.
 """
@@ -27,7 +26,7 @@ import skimage.data  # noqa: E402
 import skimage.transform  # noqa: E402
 
 from core.propagation import edge_weights, influence, propagate  # noqa: E402
-from core.user_edit import compose_user_edit, user_edit_weights, user_hint_influence  # noqa: E402
+from core.user_edit import compose_user_edit, user_edit_weights  # noqa: E402
 
 BUDGET_MS = 15.0
 
@@ -68,11 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         ("edge weights (per photo)", lambda: edge_weights(L, iterations=args.iterations)),
         ("propagate ab (per click)", lambda: propagate(ab, mask, weights)),
         ("influence (per click)", lambda: influence(centres, weights)),
-        ("user edit, no reference", lambda: compose_user_edit(base, ab, mask, centres, user_weights)),
-        (
-            "user edit, with a reference",  # the claim first (the reference's hints step aside), then the spread
-            lambda: compose_user_edit(base, ab, mask, centres, user_weights, reach=user_hint_influence(centres, user_weights)),
-        ),
+        ("compose user edit (per click)", lambda: compose_user_edit(base, ab, mask, centres, user_weights)),
     ]
     print(f"{height} x {width}, {args.hints} hints, {args.iterations} iterations, {args.repeats} repeats")
     print(f"{'step':<32}{'median ms':>10}{'best ms':>10}")

@@ -576,7 +576,7 @@ class Pipeline:
             if not centres:
                 return base
             weights = self.user_weights(job)
-            reach = None  # without references the compose pass filters the reach with the changes
+            reach = None  # computed by the compose unless the references need the claim first
             if job.references:
                 reach = user_hint_influence(centres, weights, thetas)
                 claimed = torch.from_numpy(reach)

@@ -17,9 +17,6 @@ filter sweeps (``edge_aware_filter``). On top of the filter:
     influence(centres, weights)              how much each pixel belongs to the hints clicked at
                                              ``centres`` (1 at a hint on flat ground, fading away)
 
-The filter is linear and its cost is almost all per-step overhead, not per channel: planes that are
-known together (``impulses`` beside hint colours) are filtered in one call.
-
 Arrays are numpy float32; the lightness is (H, W) in [0, 100], values (C, H, W).
 """
 
@@ -110,7 +107,13 @@ def _sweep(lines: np.ndarray, weights: np.ndarray) -> None:
     """Forward then backward first-order recursion along axis 0, in place:
     y[n] = (1 - w[n]) x[n] + w[n] y[n-1], then z[n] = (1 - w[n+1]) y[n] + w[n+1] z[n+1].
 
-    The (1 - w) x terms are one vectorised product, so each step is two small numpy calls."""
+    The (1 - w) x terms are one vectorised product, so each step is two small numpy calls. With
+    several channels the weights are first spread over them, so that every step multiplies two
+    contiguous rows (numpy's broadcasting loop is slower than the copy)."""
+    if lines.shape[1] > 1:
+        steps = lines.shape[0]
+        lines = lines.reshape(steps, -1)  # a view: the caller's array is updated
+        weights = np.ascontiguousarray(np.broadcast_to(weights, (steps, lines.shape[1] // weights.shape[2], weights.shape[2]))).reshape(steps, -1)
     scratch = np.empty(lines.shape[1:], dtype=lines.dtype)
     lines[1:] *= 1.0 - weights[1:]
     for n in range(1, lines.shape[0]):
@@ -130,12 +133,14 @@ def edge_aware_filter(values: np.ndarray, weights: EdgeWeights) -> np.ndarray:
     if values.ndim != 3 or values.shape[1:] != weights.shape:
         raise ValueError(f"values must be shaped (C, {weights.shape[0]}, {weights.shape[1]}), got {values.shape}")
     out = np.ascontiguousarray(values.transpose(2, 0, 1))  # (W, C, H): sweep along x
-    for horizontal, vertical in zip(weights.horizontal, weights.vertical):
+    for i, (horizontal, vertical) in enumerate(zip(weights.horizontal, weights.vertical)):
+        if i:
+            out = np.ascontiguousarray(out.transpose(2, 1, 0))  # back to (W, C, H)
         _sweep(out, horizontal)
         out = np.ascontiguousarray(out.transpose(2, 1, 0))  # (H, C, W): sweep along y
         _sweep(out, vertical)
-        out = np.ascontiguousarray(out.transpose(2, 1, 0))
-    return np.ascontiguousarray(out.transpose(1, 2, 0))
+    # (H, C, W) -> (C, H, W) moves whole rows: far cheaper than the transposes between sweeps.
+    return np.ascontiguousarray(out.transpose(1, 0, 2))
 
 
 @lru_cache(maxsize=32)
@@ -185,37 +190,23 @@ def propagate(
     return filled.astype(np.float32), (density / (density + eps)).astype(np.float32)
 
 
-def impulses(
-    centres: Sequence[tuple[int, int]], shape: tuple[int, int], strengths: Sequence[float] | None = None
-) -> np.ndarray:
-    """(1, H, W) float32: ``strength`` (1 by default) at each hint centre ((y, x) pixels), 0 elsewhere;
-    what :func:`influence` filters. Filtered together with other planes, it costs no extra pass."""
-    height, width = shape
-    if strengths is None:
-        strengths = [1.0] * len(centres)
-    elif len(strengths) != len(centres):
-        raise ValueError(f"expected one strength per hint centre, got {len(strengths)} for {len(centres)}")
-    planes = np.zeros((1, height, width), dtype=np.float32)
-    for (y, x), strength in zip(centres, strengths):
-        if not (0 <= y < height and 0 <= x < width):
-            raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
-        planes[0, y, x] += strength
-    return planes
-
-
-def influence_from(filtered_impulses: np.ndarray, weights: EdgeWeights) -> np.ndarray:
-    """:func:`influence` from the filtered :func:`impulses` plane (H, W)."""
-    peak = _impulse_peak(*weights.shape, weights.sigma_s, len(weights.horizontal))
-    return np.clip(filtered_impulses / peak, 0.0, 1.0)
-
-
 def influence(
     centres: Sequence[tuple[int, int]], weights: EdgeWeights, strengths: Sequence[float] | None = None
 ) -> np.ndarray:
     """How far the hints clicked at ``centres`` ((y, x) in working pixels) reach: (H, W) in [0, 1],
     1 at a hint on flat ground, fading with distance and dropping across lightness edges. A hint of
     ``strength`` s (one per centre; 1 by default) counts s times: it reaches 1 further out."""
-    planes = impulses(centres, weights.shape, strengths)
+    height, width = weights.shape
+    if strengths is None:
+        strengths = [1.0] * len(centres)
+    elif len(strengths) != len(centres):
+        raise ValueError(f"expected one strength per hint centre, got {len(strengths)} for {len(centres)}")
+    impulses = np.zeros((1, height, width), dtype=np.float32)
+    for (y, x), strength in zip(centres, strengths):
+        if not (0 <= y < height and 0 <= x < width):
+            raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
+        impulses[0, y, x] += strength
     if not centres:
-        return planes[0]
-    return influence_from(edge_aware_filter(planes, weights)[0], weights)
+        return impulses[0]
+    peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
+    return np.clip(edge_aware_filter(impulses, weights)[0] / peak, 0.0, 1.0)

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.propagation import EdgeWeights, _impulse_peak, edge_aware_filter, edge_weights, impulses, influence, influence_from
+from core.propagation import EdgeWeights, _impulse_peak, edge_aware_filter, edge_weights, influence
 
 USER_SIGMA_S = 64.0  # reach in working pixels
 USER_SIGMA_R = 50.0  # lightness step costing as much as USER_SIGMA_S pixels of travel
@@ -74,9 +74,8 @@ def compose_user_edit(
     ``hint_mask`` (1, H, W) is 1, clicked at ``centres``) laid on top; returns float32 (2, H, W).
 
     The hints' changes are spread by one filter pass (normalised convolution) and applied as far as
-    the hints reach: ``reach`` (H, W) is :func:`user_hint_influence` of the same hints. Without it,
-    the reach is filtered in the same pass as the changes (one pass per click, not two); give it
-    when the caller already has it."""
+    the hints reach: ``reach`` (H, W) is :func:`user_hint_influence` of the same hints, computed here
+    unless the caller already has it."""
     base_ab = np.asarray(base_ab, dtype=np.float32)
     hint_ab = np.asarray(hint_ab, dtype=np.float32)
     mask = np.asarray(hint_mask, dtype=np.float32)
@@ -84,18 +83,17 @@ def compose_user_edit(
         raise ValueError(f"expected base and hint ab shaped (2, H, W), got {base_ab.shape} and {hint_ab.shape}")
     if mask.shape != (1, *base_ab.shape[1:]):
         raise ValueError(f"hint mask must be shaped (1, {base_ab.shape[1]}, {base_ab.shape[2]}), got {mask.shape}")
-    thetas = _thetas(centres, theta)
-    if reach is not None and reach.shape != base_ab.shape[1:]:
+    if reach is None:
+        reach = user_hint_influence(centres, weights, theta)
+    elif reach.shape != base_ab.shape[1:]:
         raise ValueError(f"reach must be shaped {base_ab.shape[1:]}, got {reach.shape}")
+    else:
+        _thetas(centres, theta)
     if not centres or not mask.any():
         return base_ab.copy()
     height, width = weights.shape
-    planes = [(hint_ab - base_ab) * mask, mask]
-    if reach is None:
-        planes.append(impulses(centres, (height, width), [1.0 / t for t in thetas]))
-    filtered = edge_aware_filter(np.concatenate(planes), weights)
-    if reach is None:
-        reach = influence_from(filtered[3], weights)
+    change = (hint_ab - base_ab) * mask
+    filtered = edge_aware_filter(np.concatenate((change, mask)), weights)
     peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
     spread = filtered[:2] / np.maximum(filtered[2:3], 1e-6 * peak)  # normalized convolution, dense
     out = base_ab + spread * reach[None]

@@ -121,8 +121,7 @@ def test_compose_without_hints_returns_the_base():
         user_hint_influence([(1, 1)], weights, theta=0)
 
 
-def test_compose_filters_the_reach_in_the_same_pass_as_the_changes():
-    # One pass over (changes, mask, impulses) gives what the reach computed on its own gives.
+def test_compose_computes_the_reach_the_caller_would_give():
     L = _two_halves()
     weights = user_edit_weights(L, sigma_s=64, sigma_r=6)
     base = np.random.default_rng(2).normal(0, 5, size=(2, 40, 60)).astype(np.float32)
