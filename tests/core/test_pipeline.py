@@ -70,14 +70,14 @@ def shipped_colorizer(**options) -> Colorizer:
 
 
 RECORDED = {
-    # The paper's pipeline with content matching, the user's hints fed to the sub-net: numbers
-    # recorded before the pipeline was split into stages (the session API).
+    # The paper's pipeline with content matching, the user's hints fed to the sub-net (the shipped
+    # weights with spatial fusion).
     "match": (
         {"correspondence": "match", "user_edit": False},
         {  # mean a, mean b, std, ab at (40, 40) and at (100, 120)
-            "automatic": (4.2286, 11.4807, 5.9409, (3.934, 13.899), (3.993, 14.602)),
-            "reference": (11.6933, 12.5675, 12.7266, (2.926, 6.321), (4.065, -3.566)),
-            "hint": (12.4101, 13.033, 12.5249, (4.159, 7.561), (4.065, -3.566)),
+            "automatic": (7.1180, 10.2439, 5.2255, (7.365, 13.377), (7.765, 11.726)),
+            "reference": (11.7471, 12.7453, 12.5159, (2.832, 5.752), (4.035, -3.558)),
+            "hint": (12.3799, 13.0885, 12.3237, (3.550, 6.412), (4.035, -3.558)),
         },
         0.57386,
     ),
@@ -85,9 +85,9 @@ RECORDED = {
     "warp": (
         {},
         {
-            "automatic": (4.2286, 11.4807, 5.9409, (3.934, 13.899), (3.993, 14.602)),
-            "reference": (12.2454, 12.2320, 12.2935, (2.972, 4.456), (10.162, -9.637)),
-            "hint": (17.6961, 12.2615, 13.0395, (32.446, 9.333), (10.162, -9.637)),  # only its region moves
+            "automatic": (7.1180, 10.2439, 5.2255, (7.365, 13.377), (7.765, 11.726)),
+            "reference": (12.9889, 12.5282, 12.3835, (2.942, 4.464), (10.132, -9.630)),
+            "hint": (18.0823, 12.3294, 12.7662, (31.869, 11.268), (10.132, -9.630)),  # only its region moves
         },
         0.74148,
     ),
