@@ -31,7 +31,7 @@ from core.edit import Edit, EditError, Hint, Reference
 from core.hints import ab_to_rgb8, rgb8_to_ab, snap_ab
 from core.imageio import ImageError, OverwriteError, Photo, load_photo, photo_from_array, save_image
 from core.networks import Models, global_encoder_for, load_colornet, load_encoder, load_models, place_colornet
-from core.pipeline import Job, Nets, Pipeline, Source, StageCache, Target, reference_source, working_pixel, working_size_for
+from core.pipeline import Job, Nets, Pipeline, Source, StageCache, Target, colour_at, reference_source, working_pixel, working_size_for
 from core.upsample import Cancelled, fit_guided, render_strips, resize_lightness
 from core.weights import WeightsError
 # for the desktop, which imports from the core only this module and core.edit
@@ -66,8 +66,7 @@ class Preview:
 
     def colour_at(self, x: float, y: float) -> tuple[float, tuple[float, float]]:
         """(L, ab) at photo pixel (x, y), read at working size: a probe without asking the colorizer."""
-        v, u = working_pixel(self.original_size, self.ab.shape[1:], x, y)
-        return float(self.L[v, u]), (float(self.ab[0, v, u]), float(self.ab[1, v, u]))
+        return colour_at(self.L, self.ab, self.original_size, x, y)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,12 @@ def working_pixel(original_size: tuple[int, int], shape: tuple[int, int], x: flo
     return int(np.clip(np.floor((y + 0.5) * h / H), 0, h - 1)), int(np.clip(np.floor((x + 0.5) * w / W), 0, w - 1))
 
 
+def colour_at(L: np.ndarray, ab: np.ndarray, original_size: tuple[int, int], x: float, y: float) -> tuple[float, tuple[float, float]]:
+    """(L, ab) of working-size planes L (h, w) and ab (2, h, w) under photo pixel (x, y)."""
+    v, u = working_pixel(original_size, L.shape, x, y)
+    return float(L[v, u]), (float(ab[0, v, u]), float(ab[1, v, u]))
+
+
 def reference_source(photo: Photo) -> torch.Tensor:
     """The reference as 8-bit RGB (1, 3, h, w), shrunk to REFERENCE_SOURCE_SIDE on its 8-bit pixels
     (a 12-megapixel reference never becomes a float copy; torch's uint8 antialiased resize reads the

@@ -394,6 +394,14 @@ def test_a_spatial_fusion_model_reads_the_photo_once_per_size(colorizer, edit, t
     assert not np.array_equal(silent.rgb, automatic.rgb)  # the same net without the maps' say differs
 
 
+def test_a_preview_reads_the_colour_a_probe_gives(colorizer, edit):
+    preview = colorizer.preview(edit)
+    for x, y in ((0, 0), (71.5, 40.2), (143, 95), (500, -3)):  # corners and off the photo: clamped
+        L, ab = preview.colour_at(x, y)
+        probe = colorizer.probe(edit, x, y)
+        assert ab == pytest.approx(probe.ab, abs=1e-5) and 0.0 <= L <= 100.0
+
+
 def test_working_size_never_upscales():
     assert working_size_for((40, 30), 256) == (40, 30)
     assert working_size_for((4000, 3000), 256) == (341, 256)
