@@ -240,9 +240,8 @@ class Colorizer:
         """The result at working size; reruns only the stages the edit's changes made stale."""
         started = time.perf_counter()
         job = self._job(edit)
-        if cancel is not None and cancel():
-            raise Cancelled()
-        ab, L = self._pipeline.final_ab(job), self._pipeline.lightness(job)
+        with self._pipeline.cancellable(cancel):  # stages and the sub-net stop once a newer edit waits
+            ab, L = self._pipeline.final_ab(job), self._pipeline.lightness(job)
         rgb = lab_to_rgb(torch.cat((L, ab), dim=1))[0]
         rgb8 = (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         coverage = self._pipeline.coverage(job)

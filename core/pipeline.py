@@ -35,8 +35,9 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Hashable, Sequence
+from typing import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ from core.matching import (
 )
 from core.models import ColorNet, ReferenceStats, TransferNet
 from core.propagation import EdgeWeights
-from core.upsample import resize_lightness
+from core.upsample import Cancelled, resize_lightness
 from core.user_edit import compose_user_edit, reach_theta, user_edit_weights, user_hint_influence
 
 REFERENCE_SOURCE_SIDE = 1024  # references are kept at most this large (short side)
@@ -361,13 +362,18 @@ class Pipeline:
         self.stage_calls: Counter = Counter()
         self.timings: dict[str, float] = {}
         self._caches: dict[str, StageCache] = {}
+        # Set for one preview (``cancellable``): when it returns True, the stage about to run, or the
+        # sub-net between two of its blocks, raises Cancelled (a newer edit is waiting).
+        self.cancel: Callable[[], bool] | None = None
 
     def _memo(self, stage: str, key: Hashable, compute: Callable[[], object], counted: bool = True, size: int = STAGE_CACHE_SIZE):
         cache = self._caches.setdefault(stage, StageCache(size))
         return cache.get(key, (lambda: self._timed(stage, compute)) if counted else compute)
 
     def _timed(self, stage: str, compute: Callable[[], object]) -> object:
-        """Count a run of ``stage`` and record how long it took."""
+        """Count a run of ``stage`` and record how long it took (Cancelled first if asked to stop)."""
+        if self.cancel is not None and self.cancel():
+            raise Cancelled()
         self.stage_calls[stage] += 1
         started = time.perf_counter()
         try:
@@ -399,7 +405,9 @@ class Pipeline:
 
         def run() -> torch.Tensor:
             L, (semantics, _) = self.lightness(job), self.global_features(job)
-            return self._timed("precolorize", lambda: self.nets(job.model).colornet(L, **semantics))
+            colornet = self.nets(job.model).colornet
+            with self._interruptible(colornet):
+                return self._timed("precolorize", lambda: colornet(L, **semantics))
 
         return self._memo("precolorize", key, run, counted=False)
 
@@ -560,7 +568,40 @@ class Pipeline:
         hint_ab, mask = hint_planes(L, from_references, hints, job.target.size)
         semantics, _ = self.global_features(job)
         colornet = self.nets(job.model).colornet
-        return self._timed("colorize", lambda: colornet(L, hint_ab, mask, **semantics))
+        with self._interruptible(colornet):
+            return self._timed("colorize", lambda: colornet(L, hint_ab, mask, **semantics))
+
+    @contextmanager
+    def cancellable(self, cancel: Callable[[], bool] | None) -> Iterator[None]:
+        """Within the block, Cancelled is raised (at once, before a stage, or between two blocks of
+        the sub-net) as soon as ``cancel()`` returns True; nothing half-computed is cached."""
+        if cancel is not None and cancel():
+            raise Cancelled()
+        self.cancel = cancel
+        try:
+            yield
+        finally:
+            self.cancel = None
+
+    @contextmanager
+    def _interruptible(self, net: torch.nn.Module) -> Iterator[None]:
+        """While a network runs, check ``cancel`` before each of its top-level blocks: a preview
+        made stale by a newer edit (a slider still moving) stops within a block, not a whole run."""
+        cancel = self.cancel
+        if cancel is None:
+            yield
+            return
+
+        def check(*_) -> None:
+            if cancel():
+                raise Cancelled()
+
+        handles = [block.register_forward_pre_hook(check) for block in net.children()]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
 
     def user_weights(self, job: Job) -> EdgeWeights:
         """The edge weights the user's hints spread with (depend on the lightness only)."""

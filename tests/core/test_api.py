@@ -402,6 +402,36 @@ def test_a_preview_reads_the_colour_a_probe_gives(colorizer, edit):
         assert ab == pytest.approx(probe.ab, abs=1e-5) and 0.0 <= L <= 100.0
 
 
+def test_a_preview_stops_mid_network_when_a_newer_edit_waits(colorizer, edit, astronaut):
+    from core.api import Cancelled
+
+    edit = replace(edit, references=(astronaut,))
+    for allowed in range(1, 40):  # cancel after the n-th check: before a stage or between net blocks
+        checks = []
+
+        def cancel() -> bool:
+            checks.append(1)
+            return len(checks) > allowed
+
+        try:
+            colorizer.preview(replace(edit, blend=0.5 + allowed / 100), cancel=cancel)
+        except Cancelled:
+            continue
+        break
+    assert allowed > 3  # it was stopped inside the run several times before it could finish
+    counted = []
+    colorizer.preview(replace(edit, blend=0.3), cancel=lambda: counted.append(1) and False)
+    blocks = len(list(colorizer.models.colornet.children()))
+    assert len(counted) > blocks  # checked before every block of the sub-net, not only between stages
+    assert colorizer._pipeline.cancel is None  # nothing left armed
+    finished = colorizer.preview(replace(edit, blend=0.5 + allowed / 100)).ab  # nothing half-done was cached
+    colorizer._pipeline._caches.clear()  # everything computed again from scratch
+    fresh = colorizer.preview(replace(edit, blend=0.5 + allowed / 100)).ab
+    np.testing.assert_allclose(finished, fresh, atol=1e-5)
+    with pytest.raises(Cancelled):
+        colorizer.preview(replace(edit, blend=0.2), cancel=lambda: True)
+
+
 def test_working_size_never_upscales():
     assert working_size_for((40, 30), 256) == (40, 30)
     assert working_size_for((4000, 3000), 256) == (341, 256)
