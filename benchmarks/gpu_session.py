@@ -63,7 +63,7 @@ def make_slice(library: Path, out: Path, max_mb: float) -> int:
         source = photos[int(i * step)]
         size = source.stat().st_size
         if budget - size < 0:
-            break
+            continue  # a smaller photo further on may still fit
         target = out / source.relative_to(library)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)

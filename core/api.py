@@ -246,7 +246,7 @@ class Colorizer:
         rgb8 = (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         coverage = self._pipeline.coverage(job)
         return Preview(
-            rgb8, ab[0].float().cpu().numpy(), L[0, 0].cpu().numpy(), job.target.size, time.perf_counter() - started, coverage
+            rgb8, ab[0].float().cpu().numpy().copy(), L[0, 0].cpu().numpy().copy(), job.target.size, time.perf_counter() - started, coverage
         )
 
     @torch.inference_mode()

@@ -596,8 +596,10 @@ class Pipeline:
             if cancel():
                 raise Cancelled()
 
-        handles = [block.register_forward_pre_hook(check) for block in net.children()]
+        handles = []
         try:
+            for block in net.children():
+                handles.append(block.register_forward_pre_hook(check))
             yield
         finally:
             for handle in handles:

@@ -31,6 +31,7 @@ from desktop.settings import EngineOptions
 
 DISPLAY_SIDE = 1600  # long side of the colour image shown while editing
 PALETTE_SIZE = 8
+LIVE_INTERVAL = 0.15  # seconds: a stale preview may stop for a newer edit while the screen is younger
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -252,6 +253,7 @@ class ColorWorker(QObject):
         self.trainer = trainer  # run(photos_dir, name, steps, progress=, should_stop=) -> weights record
         self.display_side = display_side
         self._lock = threading.Lock()
+        self._shown_at = 0.0  # time.monotonic() of the last preview sent to the screen
         self._jobs: deque[tuple[int, object]] = deque()
         self._pending_preview: tuple[int, Edit] | None = None
         self._cancelled: set[int] = set()
@@ -296,6 +298,11 @@ class ColorWorker(QObject):
     def _newer_preview_waiting(self) -> bool:
         with self._lock:
             return self._stopping or self._pending_preview is not None
+
+    def _may_stop_preview(self) -> bool:
+        """A preview being computed stops for a newer edit only while the screen is fresh: once
+        nothing has been shown for LIVE_INTERVAL, it finishes, so a fast drag still shows results."""
+        return self._newer_preview_waiting() and time.monotonic() - self._shown_at < LIVE_INTERVAL
 
     def _next(self) -> tuple[int, object] | None:
         with self._lock:
@@ -406,7 +413,7 @@ class ColorWorker(QObject):
         requested, edit = edit, self._loadable(edit)
         colorizer = self.colorizer
         try:
-            preview = colorizer.preview(edit, cancel=self._newer_preview_waiting)
+            preview = colorizer.preview(edit, cancel=self._may_stop_preview)
         except Cancelled:
             raise _Stale from None
         lightness = {hint.id: self._lightness_at(edit, hint.x, hint.y) for hint in edit.hints}
@@ -416,6 +423,7 @@ class ColorWorker(QObject):
             requested, preview,
         )
         self.preview_ready.emit(tag, quick)
+        self._shown_at = time.monotonic()
         if self._newer_preview_waiting():
             raise _Stale
         started = time.perf_counter()

@@ -71,6 +71,8 @@ class ColorNet(nn.Module):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
+        if spatial_dims and global_dim <= 0:
+            raise ValueError("spatial fusion reads the maps of the global-fusion pass: give global_dim too")
         self.width = width
         self.global_dim = global_dim
         self.spatial_dims = tuple(int(d) for d in spatial_dims)

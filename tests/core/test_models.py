@@ -259,6 +259,8 @@ def test_colornet_validates_its_input():
 
 def test_spatial_fusion_reads_maps_of_any_grid_and_changes_the_colours():
     torch.manual_seed(0)
+    with pytest.raises(ValueError, match="global"):
+        ColorNet(width=0.125, spatial_dims=(4, 6))  # the maps come from the global-fusion pass
     net = ColorNet(width=0.125, global_dim=16, spatial_dims=(4, 6)).eval()
     L = torch.rand(1, 1, 37, 50) * 100  # not a multiple of 8: the maps are resized to the bottleneck
     pooled = torch.zeros(1, 16)

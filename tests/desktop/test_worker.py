@@ -67,6 +67,37 @@ def test_previews_coalesce_to_the_newest_request(start_worker, qtbot, photos):
     assert tags == sorted(tags)
 
 
+class StoppableColorizer(FakeColorizer):
+    """A preview of 0.1 s that, like the real pipeline, checks ``cancel`` all along the way."""
+
+    def preview(self, edit, cancel=None):
+        import time
+
+        from core.api import Cancelled
+
+        for _ in range(10):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            time.sleep(0.01)
+        return super().preview(edit)
+
+
+def test_a_fast_drag_still_shows_results_while_it_moves(start_worker, qtbot, photos):
+    # A new value every 20 ms, faster than one preview: a run may stop for a newer value only while
+    # the screen is fresh, so results keep arriving during the drag, not only once it ends.
+    worker, events = start_worker(lambda o: StoppableColorizer(o))
+    path = str(photos["photo"])
+    worker.request_preview(0, Edit(path))
+    qtbot.waitUntil(lambda: bool(events.of("preview_ready")), timeout=10_000)
+    before = len(events.of("preview_ready"))
+    for tag in range(1, 81):
+        worker.request_preview(tag, Edit(path, blend=tag / 80))
+        qtbot.wait(20)
+    during = {tag for tag, _ in events.of("preview_ready")[before:] if tag < 80}
+    assert len(during) >= 2, during
+    qtbot.waitUntil(lambda: any(tag == 80 and r.final for tag, r in events.of("preview_ready")), timeout=10_000)
+
+
 def test_a_display_render_is_abandoned_for_a_newer_request(start_worker, qtbot, photos):
     worker, events = start_worker(lambda o: FakeColorizer(o, delay=0.8))
     path = str(photos["photo"])
