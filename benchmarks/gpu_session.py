@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.weights import load_weights  # noqa: E402
 from training.colornet_task import ColorNetConfig, ColorNetTask  # noqa: E402
 from training.data import PhotoCache, find_photos  # noqa: E402
 from training.engine import Progress, Trainer  # noqa: E402
@@ -55,7 +56,8 @@ def make_slice(library: Path, out: Path, max_mb: float) -> int:
     photos = find_photos(library)
     if not photos:
         raise ValueError(f"no photos in {library}")
-    mean_bytes = sum(p.stat().st_size for p in photos[:: max(len(photos) // 200, 1)]) / len(photos[:: max(len(photos) // 200, 1)])
+    sample = photos[:: max(len(photos) // 200, 1)]
+    mean_bytes = sum(p.stat().st_size for p in sample) / len(sample)
     keep = max(1, min(len(photos), int(max_mb * 1e6 / mean_bytes)))
     step = len(photos) / keep
     budget, copied = max_mb * 1e6, 0
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_latency and result.weights is not None:
         command = [
             sys.executable, str(ROOT / "benchmarks" / "latency.py"), "--device", args.device, "--colornet", str(result.weights),
-            "--encoders", "efficientnet_lite0", "--widths", str(ColorNetTask(config).config.width),
+            "--encoders", "efficientnet_lite0", "--widths", str(load_weights(result.weights, kind="colornet")["model_args"]["width"]),
         ]
         latency = subprocess.run(command, capture_output=True, text=True)
         print(latency.stdout + latency.stderr)

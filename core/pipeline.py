@@ -182,10 +182,7 @@ def describe_globally(
     ImageNet descriptor, and the spatial maps when it fuses them), and, when ``encoder`` is the
     transfer encoder, the content descriptors matching reads, from the same pass (else None)."""
     taps, pooled, maps = encoder.semantics(grey_rgb(L))
-    semantics: dict[str, object] = {"global_features": pooled}
-    if colornet.spatial_dims:
-        semantics["spatial_features"] = maps
-    return semantics, (descriptors_from(encoder, taps) if encoder is transfer.encoder else None)
+    return colornet.fusion_inputs(pooled, maps), (descriptors_from(encoder, taps) if encoder is transfer.encoder else None)
 
 
 def coarse_transfer(
@@ -244,9 +241,10 @@ def warped_hints(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The hints the references give through the soft warp (ab (2, h, w), mask (1, h, w)): the warped
     colours where the warp is confident (a fractional mask), moving from the automatic colour towards
-    the reference's with the blend, part of the way only for a loosely similar reference; hints sampled from the transfer's coarse colours (``coarse()``)
-    elsewhere, as many fewer as the warp covers, none for an unrelated reference (the transfer is
-    then not run at all). ``warp`` None (blend 0, or content matching off): only the sampled hints."""
+    the reference's with the blend, part of the way only for a loosely similar reference; hints
+    sampled from the transfer's coarse colours (``coarse()``) elsewhere, as many fewer as the warp
+    covers, none for an unrelated reference (the transfer is then not run at all). ``warp`` None
+    (blend 0, or content matching off): only the sampled hints."""
     h, w = L.shape[2:]
     density = config.hint_density if warp is None else transfer_hint_density(config.hint_density, warp)
     if density > 0:

@@ -154,7 +154,7 @@ class ColorNetTask:
         hint_ab, mask = hint_ab.to(device), mask.to(device)
         if cfg.transfer_hints > 0:
             hint_ab, mask = self._with_transfer_hints(batch, hint_ab, mask, step_rng(cfg.seed, step, 13))
-        extra = self.semantics(L)
+        extra = self.semantics(model, L)
         with_logits = cfg.class_weight > 0
         if with_logits:
             pred, logits = model(L, hint_ab, mask, with_logits=True, **extra)
@@ -176,7 +176,7 @@ class ColorNetTask:
         for position in range(min(sampler.batches_per_epoch, 8)):
             batch = sampler.batch(0, position)
             L, rgb = batch.L.to(device), batch.rgb.to(device)
-            extra = self.semantics(L)
+            extra = self.semantics(model, L)
             auto = model(L, **extra)
             scores["psnr_auto"] += psnr_from_ab(L, auto, rgb).tolist()
             hint_ab, mask = simulate_hints(batch.ab, sim, np.random.default_rng([position, 5]))
@@ -185,10 +185,11 @@ class ColorNetTask:
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
     @torch.no_grad()
-    def semantics(self, L: torch.Tensor) -> dict[str, object]:
-        """What the frozen EfficientNet-Lite0 makes of the grey image L, as the model's keyword
-        arguments: its pooled descriptor (N, 1280) and, with spatial fusion, its feature maps."""
-        if not self.config.global_fusion:
+    def semantics(self, model: nn.Module, L: torch.Tensor) -> dict[str, object]:
+        """What the frozen EfficientNet-Lite0 makes of the grey image L, as ``model``'s keyword
+        arguments (``ColorNet.fusion_inputs``): {} for a net without fusion."""
+        net = getattr(model, "module", model)  # under DistributedDataParallel
+        if net.global_dim <= 0:
             return {}
         if self._global_encoder is None:
             from training.pretrained import build_encoder
@@ -198,10 +199,7 @@ class ColorNetTask:
             self._global_encoder.to(L.device)
         grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
         _, pooled, maps = self._global_encoder.semantics(grey)
-        extra: dict[str, object] = {"global_features": pooled.float()}
-        if self.config.spatial_fusion:
-            extra["spatial_features"] = tuple(m.float() for m in maps)
-        return extra
+        return net.fusion_inputs(pooled.float(), tuple(m.float() for m in maps))
 
     @torch.no_grad()
     def _with_transfer_hints(

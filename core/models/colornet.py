@@ -158,6 +158,16 @@ class ColorNet(nn.Module):
             return ab, self.model_class(conv8)
         return ab
 
+    def fusion_inputs(self, pooled: torch.Tensor, maps: tuple[torch.Tensor, ...]) -> dict[str, object]:
+        """The keyword arguments this net's fusion reads, from one encoder pass's pooled descriptor
+        and stride-8/16/32 maps (``EfficientNetLite0Encoder.semantics``): {} without fusion."""
+        if self.global_dim <= 0:
+            return {}
+        inputs: dict[str, object] = {"global_features": pooled}
+        if self.spatial_dims:
+            inputs["spatial_features"] = tuple(maps)
+        return inputs
+
     def _spatial(self, maps: tuple[torch.Tensor, ...] | None, like: torch.Tensor) -> torch.Tensor:
         """The spatial maps projected and summed on the bottleneck's grid (``like``)."""
         if maps is None or len(maps) != len(self.spatial_dims):

@@ -119,11 +119,6 @@ class EfficientNetLite0Encoder(Encoder):
     def global_features(self, rgb: torch.Tensor) -> torch.Tensor:
         return self._run(self.normalize(rgb))[2]
 
-    def features_and_global(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """The taps and the pooled descriptor of one image from a single pass."""
-        taps, _, pooled = self._run(self.normalize(rgb))
-        return taps, pooled
-
     def semantics(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, tuple[torch.Tensor, ...]]:
         """One pass: the taps, the pooled descriptor and the stride-8, -16 and -32 feature maps
         (``spatial_dims`` channels) that a colornet's spatial fusion reads."""

@@ -156,7 +156,7 @@ def test_global_fusion_feeds_the_encoder_descriptor(small_config):
     model = ColorNet(**data["model_args"])
     model.load_state_dict(data["state_dict"])
     L = torch.rand(1, 1, 32, 32) * 100
-    semantics = task.semantics(L)
+    semantics = task.semantics(model, L)
     assert list(semantics) == ["global_features"]
     features = semantics["global_features"]
     assert features.shape == (1, 1280) and not features.requires_grad
@@ -172,7 +172,7 @@ def test_spatial_fusion_feeds_the_encoder_maps_at_three_strides(small_config):
     model = ColorNet(**data["model_args"])
     model.load_state_dict(data["state_dict"])
     L = torch.rand(1, 1, 64, 64) * 100
-    semantics = task.semantics(L)
+    semantics = task.semantics(model, L)
     maps = semantics["spatial_features"]
     assert [tuple(m.shape[1:]) for m in maps] == [(40, 8, 8), (112, 4, 4), (320, 2, 2)]
     assert model(L, **semantics).shape == (1, 2, 64, 64)
