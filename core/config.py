@@ -44,9 +44,9 @@ class ColorizerConfig:
     # "match" pins only mutual best matches (the earlier, stricter content matching).
     correspondence: str = "warp"
     # The user's hints come first (core.user_edit): they claim the region they land in (the
-    # references' colours step aside there for the automatic ones) and their colour is spread over it
-    # edge-aware; the sub-net never sees them. Off: the user's hints are only sub-net inputs, as in
-    # the paper.
+    # references' sampled hints step aside there), a sub-net with a user-hint input reads them in
+    # channels of their own, and their colour is spread over the claim edge-aware. Off: the user's
+    # hints are only sub-net inputs, as in the paper.
     user_edit: bool = True
     seed: int = 0
     allow_random_weights: bool = False  # tests and benchmarks: random nets when weights are missing

@@ -16,13 +16,15 @@ parts of the edit it reads:
     colorize            lightness, reference hints, model               (with the reference hints)
     user_weights        lightness                                       the photo or size changes
     user_edit           colorize, pre-colorization, user hints,         a hint changes (and all above)
-                        user weights
+                        user weights (a user-hint sub-net: its rerun)
 
 The references' colours reach the sub-net through the soft warp (``config.correspondence == "warp"``,
 core.correspondence) or through content matching's mutual matches ("match"). The user's hints are
-laid over the result without them by ``user_edit`` (core.user_edit): inside the user's claims the
-references' colours step aside for the automatic ones, and no network runs again; with
-``config.user_edit`` off they are only further inputs of the colorize stage, as in the paper.
+laid over the result by ``user_edit`` (core.user_edit): inside the user's claims the references'
+sampled hints step aside. A sub-net with a user-hint input reruns once with the user's hints in
+their own channels, then their colours are spread over their claims edge-aware; with an older
+sub-net no network runs again. With ``config.user_edit`` off the user's hints are only further
+inputs of the colorize stage, as in the paper.
 
 A :class:`Pipeline` keeps a small bounded cache per stage, counts each stage it actually runs in
 ``stage_calls`` and times it in ``timings``. Nothing here knows about files: the caller
@@ -69,6 +71,7 @@ PALETTE_SAMPLES = 20_000  # reference pixels the palette's k-means looks at
 PALETTE_ITERATIONS = 12  # k-means iterations
 STAGE_CACHE_SIZE = 8  # results kept per stage (a few photos, sizes or blends back)
 REFERENCE_CACHE_SIZE = 32  # results kept per reference stage
+CLAIM_HELD = 0.5  # a user hint's claim from which the references' sampled hints step aside for it
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -563,11 +566,16 @@ class Pipeline:
         return self._memo("colorize", self._colorize_key(job), run, counted=False)
 
     def _run_colornet(self, job: Job, L: torch.Tensor, from_references, hints: Sequence[Hint]) -> torch.Tensor:
+        colornet = self.nets(job.model).colornet
+        user: dict[str, torch.Tensor] = {}
+        if hints and colornet.user_hints:  # the user's hints in their own channels
+            user_ab, user_mask = rasterize_hints(hints, job.target.size, tuple(L.shape[:1:-1]))
+            user = {"user_ab": user_ab[None].to(L.device), "user_mask": user_mask[None].to(L.device)}
+            hints = ()
         hint_ab, mask = hint_planes(L, from_references, hints, job.target.size)
         semantics, _ = self.global_features(job)
-        colornet = self.nets(job.model).colornet
         with self._interruptible(colornet):
-            return self._timed("colorize", lambda: colornet(L, hint_ab, mask, **semantics))
+            return self._timed("colorize", lambda: colornet(L, hint_ab, mask, **user, **semantics))
 
     @contextmanager
     def cancellable(self, cancel: Callable[[], bool] | None) -> Iterator[None]:
@@ -611,31 +619,52 @@ class Pipeline:
     def user_edit(self, job: Job) -> torch.Tensor:
         """The result without the user's hints, with them laid over it: each hint claims the region it
         lands in (fading with distance, stopping at lightness edges); there the references' colours
-        step aside for the automatic ones, and the hint's colour change is spread over the region
-        edge-aware (core.user_edit). The sub-net never sees the user's hints, so nothing outside the
-        claims changes, the references' hints cannot drown them, and a click runs no network."""
+        step aside, and the hint's colour change is spread over the region edge-aware
+        (core.user_edit), so nothing outside the claims changes by the spread and the references'
+        hints cannot drown a hint. A sub-net with a user-hint input (``ColorNet.user_hints``) first
+        reruns with the user's hints in their own channels (the references' hints inside the claims
+        left out): trained to carry a true colour where the photo's content says it belongs, and a
+        new colour over its region only. Without one, the references' colours step aside for the
+        automatic ones and no network runs."""
 
         def run() -> torch.Tensor:
             L = self.lightness(job)
             h, w = L.shape[2:]
-            base = self.final_ab(replace(job, hints=()))
             centres, thetas = hint_centres(job.hints, job.target.size, (w, h))
             if not centres:
-                return base
+                return self.final_ab(replace(job, hints=()))
             weights = self.user_weights(job)
-            reach = None  # computed by the compose unless the references need the claim first
-            if job.references:
+            user_ab, user_mask = rasterize_hints(job.hints, job.target.size, (w, h))
+            reach = None  # computed by the compose unless the claim is needed first
+            if self.nets(job.model).colornet.user_hints:
+                reach = user_hint_influence(centres, weights, thetas)
+                base = self._run_user_colornet(job, L, torch.from_numpy(reach), user_ab, user_mask)
+            else:
+                base = self.final_ab(replace(job, hints=()))
+            if job.references and reach is None:
                 reach = user_hint_influence(centres, weights, thetas)
                 claimed = torch.from_numpy(reach)
                 if bool((self.reference_hints(job)[1].cpu() * claimed).any()):  # else nothing steps aside
                     claim = claimed.to(base.device)[None, None]
                     base = base + claim * (self.precolorized(job) - base)
-            user_ab, user_mask = rasterize_hints(job.hints, job.target.size, (w, h))
             ab, hint_ab, hint_mask = base[0].float().cpu().numpy(), user_ab.numpy(), user_mask.numpy()
             out = self._timed("user_edit", lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach))
             return torch.from_numpy(out)[None].to(base.device, base.dtype)
 
         return self._memo("user_edit", self._colorize_key(job), run, counted=False)
+
+    def _run_user_colornet(
+        self, job: Job, L: torch.Tensor, claim: torch.Tensor, user_ab: torch.Tensor, user_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """The sub-net on the references' hints outside the user's claims (``claim`` (h, w) at least
+        CLAIM_HELD) and the user's hints in their own channels."""
+        hint_ab, mask = hint_planes(L, self.reference_hints(job) if job.references else None, (), job.target.size)
+        outside = (claim < CLAIM_HELD).to(L.device, mask.dtype)[None, None]
+        semantics, _ = self.global_features(job)
+        colornet = self.nets(job.model).colornet
+        user = {"user_ab": user_ab[None].to(L.device), "user_mask": user_mask[None].to(L.device)}
+        with self._interruptible(colornet):
+            return self._timed("colorize", lambda: colornet(L, hint_ab * outside, mask * outside, **user, **semantics))
 
     def palette(self, references: Sequence[Source], short_side: int, count: int) -> list[tuple[int, int, int]]:
         if not references:

@@ -9,8 +9,9 @@ spread along the photo's regions by the edge-aware filter (core.propagation) and
 colours without the hints, scaled by how far the hints reach: full change where a hint's influence
 is at least its ``theta``, fading to none beyond. Each hint has its own theta, from the reach the
 user gives it (:func:`reach_theta`: reach 0 changes about the hint only, reach 1 the whole region
-up to its edges). The sub-net never sees the user's hints, so the hints the references give cannot
-drown them, and a purple sleeve stays a sleeve.
+up to its edges). The colours underneath come from a sub-net that reads the user's hints apart from
+the references' (or, with an older sub-net, from a run without them), so the hints the references
+give cannot drown them, and a purple sleeve stays a sleeve.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ Options beyond the paper's recipe:
   A fusion layer the starting weights lack begins at zero, so fine-tuning starts from the same output.
 - ``spatial_fusion``: the same frozen pass's feature maps at strides 8, 16 and 32 enter the
   bottleneck too (``ColorNet(spatial_dims=...)``), so the net sees what is where in the photo.
+- ``user_hints``: the user's hints get input channels of their own (``ColorNet(user_hints=True)``),
+  trained on simulated user hints that pin true colours or recolour a region with a colour of any
+  hue (training.hintsim.simulate_user_hints). From starting weights without them, the new inputs'
+  weights begin at zero, so the net starts from the same output.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache
 from training.engine import TrainConfig, step_rng
-from training.hintsim import HintSimulation, hints_from_ab, simulate_hints
+from training.hintsim import HintSimulation, UserHintSimulation, hints_from_ab, simulate_hints, simulate_user_hints
 from training.losses import ab_to_class, classification_loss, rebalancing_weights, weighted_huber
 
 
@@ -47,6 +51,9 @@ class ColorNetConfig(TrainConfig):
     transfer_hints: float = 0.0  # share of samples whose hints come from a transfer net's output
     transfer_decoder: str = DEFAULT_DECODER  # decoder weights (name or file) for those hints
     transfer_hint_density: float = TRANSFER_HINT_DENSITY  # share of pixels sampled as hints, as the app samples them
+    user_hints: bool = False  # the user's hints get their own input channels (see ColorNet)
+    user_share: float = 0.5  # of the samples with hints: those with user hints (user_hints only)
+    recolour_share: float = 0.5  # of those: the user recolours a region with a new colour
 
 
 def psnr_from_ab(L: torch.Tensor, pred_ab: torch.Tensor, gt_rgb: torch.Tensor) -> torch.Tensor:
@@ -62,6 +69,7 @@ class ColorNetTask:
     def __init__(self, config: ColorNetConfig) -> None:
         self.config = config
         self.sim = HintSimulation(no_hint_share=config.no_hint_share)
+        self.user_sim = UserHintSimulation(user_share=config.user_share, recolour_share=config.recolour_share)
         self.class_weights: torch.Tensor | None = None
         self._global_encoder: EfficientNetLite0Encoder | None = None
         self._transfer: nn.Module | None = None
@@ -88,6 +96,8 @@ class ColorNetTask:
         }
         if self.config.spatial_fusion:
             args["spatial_dims"] = list(self.spatial_dims)
+        if self.config.user_hints:
+            args["user_hints"] = True
         return args
 
     def build_model(self) -> nn.Module:
@@ -107,8 +117,19 @@ class ColorNetTask:
             args.pop("spatial_dims", None)
             if self.config.spatial_fusion:
                 args["spatial_dims"] = list(self.spatial_dims)
+            if args.get("user_hints"):
+                self.config.user_hints = True
+            args["user_hints"] = self.config.user_hints
             model = ColorNet(**args)
-            missing, unexpected = model.load_state_dict(data["state_dict"], strict=False)
+            state = dict(data["state_dict"])
+            first = "model1.0.weight"
+            own = model.state_dict()[first]
+            if self.config.user_hints and state[first].shape[1] < own.shape[1]:
+                # New user-hint inputs: their weights start at zero, so the output starts unchanged.
+                grown = torch.zeros_like(own)
+                grown[:, : state[first].shape[1]] = state[first]
+                state[first] = grown
+            missing, unexpected = model.load_state_dict(state, strict=False)
             new_parts = ("global_fusion.", "spatial_fusion.", "spatial_mix.")
             if unexpected or any(not key.startswith(new_parts) for key in missing):
                 raise ValueError(f"{self.config.init_from} does not match ColorNet({args})")
@@ -151,16 +172,24 @@ class ColorNetTask:
         device = next(model.parameters()).device
         hint_ab, mask = simulate_hints(batch.ab, self.sim, step_rng(cfg.seed, step, 11))
         L, gt_ab = batch.L.to(device), batch.ab.to(device)
+        if cfg.user_hints:
+            user_rng = step_rng(cfg.seed, step, 17)
+            target, hint_ab, mask, user_ab, user_mask = simulate_user_hints(batch.lab, hint_ab, mask, self.sim, self.user_sim, user_rng)
+            gt_ab = target.to(device)
+            extra_hints = {"user_ab": user_ab.to(device), "user_mask": user_mask.to(device)}
+        else:
+            extra_hints = {}
         hint_ab, mask = hint_ab.to(device), mask.to(device)
         if cfg.transfer_hints > 0:
             hint_ab, mask = self._with_transfer_hints(batch, hint_ab, mask, step_rng(cfg.seed, step, 13))
-        extra = self.semantics(model, L)
+        extra = {**self.semantics(model, L), **extra_hints}
         with_logits = cfg.class_weight > 0
         if with_logits:
             pred, logits = model(L, hint_ab, mask, with_logits=True, **extra)
         else:
             pred = model(L, hint_ab, mask, **extra)
-        reg = weighted_huber(pred.float(), gt_ab, mask, cfg.hint_lambda)
+        weighted = torch.maximum(mask, extra_hints["user_mask"]) if extra_hints else mask
+        reg = weighted_huber(pred.float(), gt_ab, weighted, cfg.hint_lambda)
         parts = {"huber": float(reg.detach())}
         total = reg
         if with_logits:
@@ -182,6 +211,9 @@ class ColorNetTask:
             hint_ab, mask = simulate_hints(batch.ab, sim, np.random.default_rng([position, 5]))
             hinted = model(L, hint_ab.to(device), mask.to(device), **extra)
             scores["psnr_hints"] += psnr_from_ab(L, hinted, rgb).tolist()
+            if getattr(model, "module", model).user_hints:  # the same hints, given as the user's
+                pinned = model(L, user_ab=hint_ab.to(device), user_mask=mask.to(device), **extra)
+                scores.setdefault("psnr_user", []).extend(psnr_from_ab(L, pinned, rgb).tolist())
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
     @torch.no_grad()

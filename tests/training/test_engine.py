@@ -203,6 +203,30 @@ def test_global_fusion_added_to_plain_weights_starts_from_the_same_output(small_
         torch.testing.assert_close(fused(L, global_features=torch.randn(2, 1280)), plain(L))
 
 
+def test_user_hint_inputs_added_to_shipped_weights_start_from_the_same_output(small_config, tmp_path):
+    torch.manual_seed(0)
+    shipped = ColorNet(width=0.125, hint_fill=True, fill_residual=True).eval()
+    path = save_weights(tmp_path / "shipped.pt", "colornet", shipped.model_args(), shipped.state_dict()).file
+    task = ColorNetTask(small_config(ColorNetConfig, init_from=str(path), user_hints=True))
+    grown = task.build_model().eval()
+    assert grown.user_hints and task.model_args()["user_hints"] is True
+    L = torch.rand(2, 1, 32, 32) * 100
+    hints, mask = torch.zeros(2, 2, 32, 32), torch.zeros(2, 1, 32, 32)
+    hints[:, :, 5, 7], mask[:, :, 5, 7] = -20.0, 1.0
+    with torch.no_grad():
+        torch.testing.assert_close(grown(L, hints, mask, user_ab=hints, user_mask=mask), shipped(L, hints, mask))
+
+
+def test_a_user_hint_run_trains_and_saves_the_user_inputs(small_config, tmp_path):
+    config = small_config(ColorNetConfig, steps=2, user_hints=True, user_share=1.0, recolour_share=0.5)
+    task = ColorNetTask(config)
+    result = Trainer(task, config).run()
+    data = load_weights(result.weights, kind="colornet")
+    assert data["model_args"]["user_hints"] is True
+    assert data["state_dict"]["model1.0.weight"].shape[1] == 7
+    assert "psnr_user" in result.validation
+
+
 def test_hints_from_a_transfer_net(small_config, tmp_path):
     torch.manual_seed(0)
     decoder = TransferDecoder(EfficientNetLite0Encoder.taps)

@@ -6,7 +6,14 @@ import numpy as np
 import torch
 
 from core.hints import sample_hints_from_ab
-from training.hintsim import HintSimulation, hints_from_ab, simulate_hints
+from training.hintsim import (
+    HintSimulation,
+    UserHintSimulation,
+    hints_from_ab,
+    recolour_region,
+    simulate_hints,
+    simulate_user_hints,
+)
 
 
 def _smooth_ab(n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -81,3 +88,57 @@ def test_hints_from_a_dense_map_are_sampled_as_the_app_samples_them():
         torch.testing.assert_close(hint_ab[i], expected_ab)
         torch.testing.assert_close(mask[i], expected_mask)
     assert 0 < mask.mean() < 0.25
+
+
+def _two_regions(n: int, size: int = 32) -> torch.Tensor:
+    """Lab photos: a left half of one colour and a right half of another, a little noise."""
+    lab = torch.zeros(n, 3, size, size)
+    lab[:, 0] = 50.0
+    lab[:, 1, :, : size // 2], lab[:, 2, :, : size // 2] = 40.0, 20.0
+    lab[:, 1, :, size // 2 :], lab[:, 2, :, size // 2 :] = -30.0, -10.0
+    return lab + torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(0)) * 0.5
+
+
+def test_a_recolour_region_is_one_connected_patch_of_similar_colour():
+    lab = _two_regions(1)[0].numpy()
+    region = recolour_region(lab, UserHintSimulation(region_share=(0.2, 0.6)), np.random.default_rng(0))
+    assert region is not None and region.sum() == 32 * 16  # exactly one half
+    assert region[:, :16].all() or region[:, 16:].all()
+    assert recolour_region(lab, UserHintSimulation(region_share=(0.6, 0.9)), np.random.default_rng(0)) is None
+
+
+def test_user_recolours_change_the_target_inside_the_region_only():
+    lab = _two_regions(16)
+    sampled_ab, sampled_mask = simulate_hints(lab[:, 1:], HintSimulation(no_hint_share=0.0), np.random.default_rng(1))
+    sim = UserHintSimulation(user_share=1.0, recolour_share=1.0, alone_share=0.0, region_share=(0.2, 0.6))
+    target, hint_ab, mask, user_ab, user_mask = simulate_user_hints(
+        lab, sampled_ab, sampled_mask, HintSimulation(no_hint_share=0.0), sim, np.random.default_rng(2)
+    )
+    for i in range(16):
+        changed = (target[i] - lab[i, 1:]).abs().amax(0) > 1.0
+        left = bool(changed[:, :16].all())
+        assert left != bool(changed[:, 16:].all()) and int(changed.sum()) == 32 * 16  # one half, all of it
+        shift = (target[i][:, changed].mean(1) - lab[i, 1:][:, changed].mean(1)).norm()
+        assert shift >= sim.min_shift * 0.5
+        pinned = user_mask[i, 0] > 0
+        assert 1 <= int(pinned.sum()) and bool(changed[pinned].all())  # the user's hints lie inside
+        assert torch.allclose(user_ab[i][:, pinned], target[i][:, pinned], atol=2.0)  # ... in its new colour
+        assert not bool((mask[i, 0] > 0)[changed].any())  # the sampled hints stepped aside there
+        assert torch.equal(hint_ab[i] * (~changed), sampled_ab[i] * (~changed) * mask[i])
+
+
+def test_user_hints_of_true_colours_leave_the_target_alone():
+    lab = _two_regions(12)
+    sampled_ab, sampled_mask = simulate_hints(lab[:, 1:], HintSimulation(no_hint_share=0.5), np.random.default_rng(3))
+    sim = UserHintSimulation(user_share=1.0, recolour_share=0.0, alone_share=1.0)
+    target, hint_ab, mask, user_ab, user_mask = simulate_user_hints(
+        lab, sampled_ab, sampled_mask, HintSimulation(no_hint_share=0.5), sim, np.random.default_rng(4)
+    )
+    assert torch.equal(target, lab[:, 1:])
+    had = sampled_mask.flatten(1).sum(1) > 0
+    assert bool((user_mask.flatten(1).sum(1) > 0).eq(had).all())  # automatic samples stay automatic
+    assert mask.sum() == 0 and hint_ab.abs().sum() == 0  # alone: the sampled hints were dropped
+    pinned = (user_mask > 0).expand_as(user_ab)
+    a, b = user_ab[:, 0][pinned[:, 0]], user_ab[:, 1][pinned[:, 1]]
+    assert a.min() > -32 and a.max() < 42 and b.min() > -12 and b.max() < 22  # means of true colours
+    assert (user_ab * (~pinned)).abs().sum() == 0
