@@ -638,7 +638,7 @@ class Pipeline:
             reach = None  # computed by the compose unless the claim is needed first
             if self.nets(job.model).colornet.user_hints:
                 reach = user_hint_influence(centres, weights, thetas)
-                base = self._run_user_colornet(job, L, torch.from_numpy(reach), user_ab, user_mask)
+                base = self._run_user_colornet(job, L, torch.from_numpy(reach))
             else:
                 base = self.final_ab(replace(job, hints=()))
             if job.references and reach is None:
@@ -653,18 +653,15 @@ class Pipeline:
 
         return self._memo("user_edit", self._colorize_key(job), run, counted=False)
 
-    def _run_user_colornet(
-        self, job: Job, L: torch.Tensor, claim: torch.Tensor, user_ab: torch.Tensor, user_mask: torch.Tensor
-    ) -> torch.Tensor:
+    def _run_user_colornet(self, job: Job, L: torch.Tensor, claim: torch.Tensor) -> torch.Tensor:
         """The sub-net on the references' hints outside the user's claims (``claim`` (h, w) at least
         CLAIM_HELD) and the user's hints in their own channels."""
-        hint_ab, mask = hint_planes(L, self.reference_hints(job) if job.references else None, (), job.target.size)
-        outside = (claim < CLAIM_HELD).to(L.device, mask.dtype)[None, None]
-        semantics, _ = self.global_features(job)
-        colornet = self.nets(job.model).colornet
-        user = {"user_ab": user_ab[None].to(L.device), "user_mask": user_mask[None].to(L.device)}
-        with self._interruptible(colornet):
-            return self._timed("colorize", lambda: colornet(L, hint_ab * outside, mask * outside, **user, **semantics))
+        from_references = None
+        if job.references:
+            ab, mask = self.reference_hints(job)
+            outside = (claim < CLAIM_HELD).to(mask.device, mask.dtype)[None]
+            from_references = (ab * outside, mask * outside)
+        return self._run_colornet(job, L, from_references, job.hints)
 
     def palette(self, references: Sequence[Source], short_side: int, count: int) -> list[tuple[int, int, int]]:
         if not references:
