@@ -63,7 +63,7 @@ from core.matching import (
 from core.models import ColorNet, ReferenceStats, TransferNet
 from core.propagation import EdgeWeights
 from core.upsample import Cancelled, resize_lightness
-from core.user_edit import compose_user_edit, reach_theta, user_edit_weights, user_hint_influence
+from core.user_edit import compose_user_edit, reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
 
 REFERENCE_SOURCE_SIDE = 1024  # references are kept at most this large (short side)
 PALETTE_CHROMA = 8.0  # palette colours come from pixels at least this chromatic (when there are enough)
@@ -565,12 +565,22 @@ class Pipeline:
 
         return self._memo("colorize", self._colorize_key(job), run, counted=False)
 
-    def _run_colornet(self, job: Job, L: torch.Tensor, from_references, hints: Sequence[Hint]) -> torch.Tensor:
+    def _run_colornet(
+        self, job: Job, L: torch.Tensor, from_references, hints: Sequence[Hint], reach: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """The sub-net on the references' hints and ``hints``; a user-hint net reads ``hints`` in
+        their own channels, spread over their claims (``reach``: their user_hint_influence, computed
+        here unless given)."""
         colornet = self.nets(job.model).colornet
         user: dict[str, torch.Tensor] = {}
         if hints and colornet.user_hints:  # the user's hints in their own channels
+            weights = self.user_weights(job)
             user_ab, user_mask = rasterize_hints(hints, job.target.size, tuple(L.shape[:1:-1]))
-            user = {"user_ab": user_ab[None].to(L.device), "user_mask": user_mask[None].to(L.device)}
+            if reach is None:
+                centres, thetas = hint_centres(hints, job.target.size, tuple(L.shape[:1:-1]))
+                reach = user_hint_influence(centres, weights, thetas) if centres else np.zeros(weights.shape, np.float32)
+            colour, claim = user_hint_planes(user_ab.numpy(), user_mask.numpy(), weights, reach)
+            user = {"user_ab": torch.from_numpy(colour)[None].to(L.device), "user_mask": torch.from_numpy(claim)[None, None].to(L.device)}
             hints = ()
         hint_ab, mask = hint_planes(L, from_references, hints, job.target.size)
         semantics, _ = self.global_features(job)
@@ -638,7 +648,7 @@ class Pipeline:
             reach = None  # computed by the compose unless the claim is needed first
             if self.nets(job.model).colornet.user_hints:
                 reach = user_hint_influence(centres, weights, thetas)
-                base = self._run_user_colornet(job, L, torch.from_numpy(reach))
+                base = self._run_user_colornet(job, L, reach)
             else:
                 base = self.final_ab(replace(job, hints=()))
             if job.references and reach is None:
@@ -653,15 +663,15 @@ class Pipeline:
 
         return self._memo("user_edit", self._colorize_key(job), run, counted=False)
 
-    def _run_user_colornet(self, job: Job, L: torch.Tensor, claim: torch.Tensor) -> torch.Tensor:
-        """The sub-net on the references' hints outside the user's claims (``claim`` (h, w) at least
-        CLAIM_HELD) and the user's hints in their own channels."""
+    def _run_user_colornet(self, job: Job, L: torch.Tensor, reach: np.ndarray) -> torch.Tensor:
+        """The sub-net on the references' hints outside the user's claims (``reach`` (h, w), their
+        user_hint_influence, at least CLAIM_HELD) and the user's hints in their own channels."""
         from_references = None
         if job.references:
             ab, mask = self.reference_hints(job)
-            outside = (claim < CLAIM_HELD).to(mask.device, mask.dtype)[None]
+            outside = (torch.from_numpy(reach) < CLAIM_HELD).to(mask.device, mask.dtype)[None]
             from_references = (ab * outside, mask * outside)
-        return self._run_colornet(job, L, from_references, job.hints)
+        return self._run_colornet(job, L, from_references, job.hints, reach)
 
     def palette(self, references: Sequence[Source], short_side: int, count: int) -> list[tuple[int, int, int]]:
         if not references:

@@ -12,6 +12,10 @@ user gives it (:func:`reach_theta`: reach 0 changes about the hint only, reach 1
 up to its edges). The colours underneath come from a sub-net that reads the user's hints apart from
 the references' (or, with an older sub-net, from a run without them), so the hints the references
 give cannot drown them, and a purple sleeve stays a sleeve.
+
+A sub-net with a user-hint input reads the hints as :func:`user_hint_planes`: their colours spread
+over the regions they claim, and the claim itself, so it sees where each hint reaches instead of
+having to infer it from isolated points.
 """
 
 from __future__ import annotations
@@ -60,6 +64,28 @@ def user_hint_influence(
     fading to 0 with distance and across lightness edges (``theta``: one for all, or one per hint).
     Where it is 1, sampled or matched hints may step aside."""
     return influence(centres, weights, [1.0 / t for t in _thetas(centres, theta)]).astype(np.float32)
+
+
+def user_hint_planes(
+    hint_ab: np.ndarray, hint_mask: np.ndarray, weights: EdgeWeights, reach: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The user's hints as a user-hint sub-net reads them: (colour (2, H, W), claim (H, W)), float32.
+
+    ``hint_ab``/``hint_mask`` (2, H, W)/(1, H, W) are the rasterised hints and ``reach`` (H, W) their
+    :func:`user_hint_influence`. The colour is the hints' ab spread edge-aware (normalised
+    convolution: each pixel takes the hints that reach it best, the exact colour under a hint); the
+    claim is the reach, 1 under the hints."""
+    mask = np.asarray(hint_mask, dtype=np.float32)
+    hint_ab = np.asarray(hint_ab, dtype=np.float32) * mask
+    if reach.shape != weights.shape or mask.shape != (1, *weights.shape):
+        raise ValueError(f"expected hints, mask and reach of size {weights.shape}, got {hint_ab.shape}, {mask.shape}, {reach.shape}")
+    if not mask.any():
+        return np.zeros_like(hint_ab), np.zeros(weights.shape, np.float32)
+    height, width = weights.shape
+    filtered = edge_aware_filter(np.concatenate((hint_ab, mask)), weights)
+    peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
+    colour = np.where(mask > 0, hint_ab, filtered[:2] / np.maximum(filtered[2:3], 1e-6 * peak))
+    return colour.astype(np.float32), np.maximum(reach, mask[0]).astype(np.float32)
 
 
 def compose_user_edit(

@@ -12,8 +12,9 @@ Options beyond the paper's recipe:
   bottleneck too (``ColorNet(spatial_dims=...)``), so the net sees what is where in the photo.
 - ``user_hints``: the user's hints get input channels of their own (``ColorNet(user_hints=True)``),
   trained on simulated user hints that pin true colours or recolour a region with a colour of any
-  hue (training.hintsim.simulate_user_hints). From starting weights without them, the new inputs'
-  weights begin at zero, so the net starts from the same output.
+  hue (training.hintsim.simulate_user_hints), read as the pipeline gives them: spread over the
+  regions they claim, with a random reach (training.hintsim.user_hint_inputs). From starting
+  weights without them, the new inputs' weights begin at zero.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache
 from training.engine import TrainConfig, step_rng
-from training.hintsim import HintSimulation, UserHintSimulation, hints_from_ab, simulate_hints, simulate_user_hints
+from training.hintsim import HintSimulation, UserHintSimulation, hints_from_ab, simulate_hints, simulate_user_hints, user_hint_inputs
 from training.losses import ab_to_class, classification_loss, rebalancing_weights, weighted_huber
 
 
@@ -176,7 +177,9 @@ class ColorNetTask:
             user_rng = step_rng(cfg.seed, step, 17)
             target, hint_ab, mask, user_ab, user_mask = simulate_user_hints(batch.lab, hint_ab, mask, self.sim, self.user_sim, user_rng)
             gt_ab = target.to(device)
-            extra_hints = {"user_ab": user_ab.to(device), "user_mask": user_mask.to(device)}
+            colour, claim = user_hint_inputs(batch.L, user_ab, user_mask, user_rng)
+            extra_hints = {"user_ab": colour.to(device), "user_mask": claim.to(device)}
+            pinned = user_mask.to(device)
         else:
             extra_hints = {}
         hint_ab, mask = hint_ab.to(device), mask.to(device)
@@ -188,7 +191,7 @@ class ColorNetTask:
             pred, logits = model(L, hint_ab, mask, with_logits=True, **extra)
         else:
             pred = model(L, hint_ab, mask, **extra)
-        weighted = torch.maximum(mask, extra_hints["user_mask"]) if extra_hints else mask
+        weighted = torch.maximum(mask, pinned) if extra_hints else mask
         reg = weighted_huber(pred.float(), gt_ab, weighted, cfg.hint_lambda)
         parts = {"huber": float(reg.detach())}
         total = reg
@@ -212,7 +215,8 @@ class ColorNetTask:
             hinted = model(L, hint_ab.to(device), mask.to(device), **extra)
             scores["psnr_hints"] += psnr_from_ab(L, hinted, rgb).tolist()
             if getattr(model, "module", model).user_hints:  # the same hints, given as the user's
-                pinned = model(L, user_ab=hint_ab.to(device), user_mask=mask.to(device), **extra)
+                colour, claim = user_hint_inputs(batch.L, hint_ab, mask, np.random.default_rng([position, 7]), (0.5, 0.5))
+                pinned = model(L, user_ab=colour.to(device), user_mask=claim.to(device), **extra)
                 scores.setdefault("psnr_user", []).extend(psnr_from_ab(L, pinned, rgb).tolist())
         return {k: float(np.mean(v)) for k, v in scores.items()}
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from core.hints import sample_hints_from_ab
+from core.user_edit import reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
 
 
 @dataclass(frozen=True)
@@ -180,3 +181,26 @@ def simulate_user_hints(
             hint_ab[i].zero_()
             mask[i].zero_()
     return target, hint_ab, mask, user_ab, user_mask
+
+
+def user_hint_inputs(
+    L: torch.Tensor, user_ab: torch.Tensor, user_mask: torch.Tensor, rng: np.random.Generator, reach: tuple[float, float] = (0.0, 1.0)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The simulated user's hints as a user-hint net reads them (core.user_edit.user_hint_planes,
+    as the pipeline gives them): (colour (N, 2, H, W), claim (N, 1, H, W)). Each connected patch of
+    ``user_mask`` is one click at its centre; each sample's clicks get one reach drawn from ``reach``
+    (the hint panel's slider), so the net learns what a claim of any reach means."""
+    from scipy.ndimage import center_of_mass, label
+
+    colour, claim = torch.zeros_like(user_ab), torch.zeros_like(user_mask)
+    for i in range(L.shape[0]):
+        pinned = user_mask[i, 0].numpy() > 0
+        if not pinned.any():
+            continue
+        labels, count = label(pinned)
+        centres = [(int(round(y)), int(round(x))) for y, x in center_of_mass(pinned, labels, range(1, count + 1))]
+        weights = user_edit_weights(L[i, 0].float().numpy())
+        influence = user_hint_influence(centres, weights, reach_theta(float(rng.uniform(*reach))))
+        spread, claimed = user_hint_planes(user_ab[i].float().numpy(), user_mask[i].float().numpy(), weights, influence)
+        colour[i], claim[i, 0] = torch.from_numpy(spread), torch.from_numpy(claimed)
+    return colour, claim

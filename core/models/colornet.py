@@ -15,7 +15,7 @@ from core.color import normalize_ab, normalize_l, unnormalize_ab
 from core.hints import push_pull_fill
 
 NUM_AB_CLASSES = 529
-USER_INPUTS = 7  # L, hint ab, hint mask, user ab, user mask
+USER_INPUTS = 7  # L, hint ab, hint mask, user ab, user claim
 
 # (name, input channels, output channels per conv, dilation): the ten-block layout at width 1.0.
 _ENCODER_BLOCKS = (
@@ -59,10 +59,12 @@ class ColorNet(nn.Module):
     ``fill_residual`` (with ``hint_fill``) makes the head predict a correction added to the filled
     hints, so an untrained head already reproduces the interpolated hints (and grey without hints).
 
-    ``user_hints`` adds three input channels for the user's own hints (their ab, filled like the
-    others when ``hint_fill``, and their mask), apart from the hints the pipeline samples from the
-    references: the net can tell the user's intent from its own guesses (trained to obey a user's
-    colour inside its region, even one that contradicts the photo, and to leave the rest alone).
+    ``user_hints`` adds three input channels for the user's own hints, apart from the hints the
+    pipeline samples from the references, so the net can tell the user's intent from its own guesses
+    (trained to obey a user's colour inside its region, even one that contradicts the photo, and to
+    leave the rest alone). They arrive already spread over the regions they claim
+    (core.user_edit.user_hint_planes): the colour, and the claim in [0, 1]. With ``fill_residual``
+    the claimed colour replaces the filled hints under the claim as the base the head corrects.
     """
 
     def __init__(
@@ -126,8 +128,10 @@ class ColorNet(nn.Module):
 
         With ``with_logits`` it returns (ab, logits over the 529 ab bins at 1/4 resolution).
         ``spatial_features``: the maps a net with ``spatial_dims`` fuses, one per entry.
-        ``user_ab``/``user_mask``: the user's hints, shaped like the others, for a net with
-        ``user_hints`` (none given: no user hints); a net without them refuses user hints.
+        ``user_ab``/``user_mask``: for a net with ``user_hints``, the user's hints as
+        core.user_edit.user_hint_planes gives them: their colour spread over their claims (N, 2, H, W)
+        and the claim (N, 1, H, W) in [0, 1] (none given: no user hints); a net without them refuses
+        user hints.
         """
         if L.dim() != 4 or L.shape[1] != 1:
             raise ValueError(f"L must be shaped (N, 1, H, W), got {tuple(L.shape)}")
@@ -144,7 +148,8 @@ class ColorNet(nn.Module):
             if user_mask is None or not bool(user_mask.any()):
                 planes += [L.new_zeros(n, 3, h, w)]
             else:
-                planes += [normalize_ab(push_pull_fill(user_ab, user_mask) if self.hint_fill else user_ab * user_mask), user_mask]
+                planes += [normalize_ab(user_ab * user_mask), user_mask]
+                base = base + user_mask * (user_ab - base)  # the user's colour where they claim
         elif user_mask is not None and bool(user_mask.any()):
             raise ValueError("this ColorNet has no user-hint input: pass the user's hints as hints")
         x = torch.cat(planes, dim=1)

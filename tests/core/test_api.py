@@ -27,7 +27,9 @@ from core.api import (
     snap_ab,
     working_size_for,
 )
-from core.color import rgb_to_lab
+from core.color import normalize_ab, rgb_to_lab
+from core.hints import push_pull_fill
+from core.pipeline import CLAIM_HELD
 from core.imageio import load_photo, save_image
 
 ALL_STAGES = {
@@ -182,13 +184,16 @@ def test_a_user_hint_net_reruns_on_a_hint_with_the_hints_in_their_own_channels(u
         assert rerun_for(colorizer, edit, edit.with_hint(hint)) == Counter({"user_weights": 1, "user_edit": 1, "colorize": 1})
     finally:
         handle.remove()
-    planes = seen[-1][0]  # L, hint ab (filled), hint mask, user ab (filled), user mask
+    planes = seen[-1][0]  # L, hint ab (filled), hint mask, user ab (times the claim), user claim
     assert planes.shape[0] == 7
     y, x = round(30.5 * 64 / 96 - 0.5), round(20.5 * 64 / 96 - 0.5)  # the hint (x 20, y 30) at working size
-    user = torch.nonzero(planes[6])
-    assert planes[6, y, x] == 1 and (user - torch.tensor([y, x])).abs().max() <= 3  # only the user's hint
-    assert planes[3, y - 3 : y + 4, x - 3 : x + 4].sum() == 0  # the references' hints stepped aside there
-    assert planes[3].sum() > 0  # ... and only there
+    claim = planes[6]
+    assert claim[y, x] == 1 and float(claim.min()) >= 0 and float(claim.max()) <= 1
+    assert float(claim[-1, -1]) < 0.5 * float(claim[y, x + 1])  # it fades with distance
+    held = claim >= CLAIM_HELD
+    assert planes[3][held].sum() == 0  # the references' hints stepped aside inside the claim
+    assert planes[3][~held].sum() > 0  # ... and only there
+    assert torch.allclose(planes[4:6, y, x], normalize_ab(torch.tensor(hint.ab, dtype=torch.float32)), atol=1e-4)
     hinted = colorizer.preview(edit.with_hint(hint)).ab
     assert np.allclose(hinted[:, y, x], hint.ab, atol=0.5)  # the hint's own pixel takes its colour
 
@@ -207,8 +212,8 @@ def test_user_hint_inputs_at_zero_weight_change_nothing():
     from core.models import ColorNet
 
     torch.manual_seed(0)
-    plain = ColorNet(width=0.125).eval()
-    grown = ColorNet(width=0.125, user_hints=True).eval()
+    plain = ColorNet(width=0.125, hint_fill=True, fill_residual=True).eval()
+    grown = ColorNet(width=0.125, hint_fill=True, fill_residual=True, user_hints=True).eval()
     state = plain.state_dict()
     weight = torch.zeros_like(grown.state_dict()["model1.0.weight"])
     weight[:, :4] = state["model1.0.weight"]
@@ -216,10 +221,15 @@ def test_user_hint_inputs_at_zero_weight_change_nothing():
     L = torch.linspace(0, 100, 32 * 32).reshape(1, 1, 32, 32)
     hints, mask = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32)
     hints[:, :, 3, 3], mask[:, :, 3, 3] = 30.0, 1.0
+    claim = torch.zeros(1, 1, 32, 32)
+    claim[..., 20:, 20:] = torch.linspace(0, 1, 12 * 12).reshape(12, 12)
     with torch.no_grad():
         expected = plain(L, hints, mask)
         assert torch.allclose(grown(L, hints, mask), expected, atol=1e-5)
-        assert torch.allclose(grown(L, hints, mask, user_ab=hints.flip(1), user_mask=mask.flip(-1)), expected, atol=1e-5)
+        claimed = grown(L, hints, mask, user_ab=torch.full((1, 2, 32, 32), 40.0), user_mask=claim)
+    # untrained user inputs: the user's colour replaces the base the head corrects, inside the claim only
+    assert torch.allclose(claimed * (claim == 0), expected * (claim == 0), atol=1e-5)
+    assert torch.allclose(claimed[..., 31, 31], expected[..., 31, 31] + 40.0 - push_pull_fill(hints, mask)[..., 31, 31], atol=1e-4)
     assert grown.model_args()["user_hints"] is True and "user_hints" not in plain.model_args()
 
 

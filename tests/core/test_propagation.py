@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.propagation import edge_aware_filter, edge_weights, influence, propagate
-from core.user_edit import USER_THETA, compose_user_edit, reach_theta, user_edit_weights, user_hint_influence
+from core.user_edit import USER_THETA, compose_user_edit, reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
 
 
 def _two_halves(height: int = 40, width: int = 60, step: float = 40.0) -> np.ndarray:
@@ -191,3 +191,23 @@ def test_a_stronger_hint_reaches_further():
     assert (strong >= plain).all() and (strong == 1.0).sum() > (plain == 1.0).sum()
     with pytest.raises(ValueError):
         influence([(10, 5)], weights, [1.0, 2.0])
+
+
+def test_user_hint_planes_give_each_region_its_hint_and_claim_only_it():
+    L = _two_halves()
+    weights = user_edit_weights(L, sigma_s=64, sigma_r=6)
+    left_ab, left_mask = _hint(40, 60, 20, 10, ab=(40.0, -20.0))
+    right_ab, right_mask = _hint(40, 60, 20, 50, ab=(-30.0, 35.0))
+    hint_ab, mask = left_ab + right_ab, left_mask + right_mask
+    centres = [(20, 10), (20, 50)]
+    colour, claim = user_hint_planes(hint_ab, mask, weights, user_hint_influence(centres[:1], weights))
+    np.testing.assert_allclose(colour[:, 20, 10], (40.0, -20.0))  # exact under a hint
+    np.testing.assert_allclose(colour[:, 5, 25], (40.0, -20.0), atol=2.0)  # each half its own hint's colour
+    np.testing.assert_allclose(colour[:, 35, 35], (-30.0, 35.0), atol=2.0)
+    assert claim[20, 10] == 1 and claim[20, 50] == 1  # 1 under every hint ...
+    assert claim[20, 25] > 0.9 and claim[20, 40] < 0.1  # ... and as far as the given reach claims
+    assert colour.dtype == claim.dtype == np.float32 and claim.shape == (40, 60)
+    empty, none = user_hint_planes(np.zeros_like(hint_ab), np.zeros_like(mask), weights, np.zeros((40, 60), np.float32))
+    assert not empty.any() and not none.any()
+    with pytest.raises(ValueError, match="size"):
+        user_hint_planes(hint_ab, mask, weights, np.zeros((10, 10), np.float32))

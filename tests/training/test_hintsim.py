@@ -13,6 +13,7 @@ from training.hintsim import (
     recolour_region,
     simulate_hints,
     simulate_user_hints,
+    user_hint_inputs,
 )
 
 
@@ -142,3 +143,18 @@ def test_user_hints_of_true_colours_leave_the_target_alone():
     a, b = user_ab[:, 0][pinned[:, 0]], user_ab[:, 1][pinned[:, 1]]
     assert a.min() > -32 and a.max() < 42 and b.min() > -12 and b.max() < 22  # means of true colours
     assert (user_ab * (~pinned)).abs().sum() == 0
+
+
+def test_user_hint_inputs_spread_each_click_over_its_claim():
+    L = torch.full((3, 1, 32, 96), 5.0)
+    L[:, :, :, 48:] = 95.0  # a strong edge down the middle
+    user_ab, user_mask = torch.zeros(3, 2, 32, 96), torch.zeros(3, 1, 32, 96)
+    user_ab[0, :, 10:13, 5:8], user_mask[0, :, 10:13, 5:8] = torch.tensor([30.0, -40.0])[:, None, None], 1.0
+    user_ab[1, :, 20:22, 80:82], user_mask[1, :, 20:22, 80:82] = torch.tensor([-20.0, 10.0])[:, None, None], 1.0
+    colour, claim = user_hint_inputs(L, user_ab, user_mask, np.random.default_rng(0), (0.5, 0.5))
+    assert colour.shape == user_ab.shape and claim.shape == user_mask.shape
+    assert torch.all(claim[user_mask > 0] == 1) and torch.allclose(colour * user_mask, user_ab * user_mask)
+    assert claim[0, 0, 11, 20] > 0.9 and claim[0, 0, 11, 85] < 0.2  # the click's side of the edge only
+    assert torch.allclose(colour[0, :, 11, 30], torch.tensor([30.0, -40.0]), atol=1.0)
+    assert claim[1, 0, 21, 70] > 0.9 and claim[1, 0, 21, 5] < 0.2
+    assert not claim[2].any() and not colour[2].any()  # no clicks, no claim
