@@ -63,8 +63,10 @@ class ColorNet(nn.Module):
     pipeline samples from the references, so the net can tell the user's intent from its own guesses
     (trained to obey a user's colour inside its region, even one that contradicts the photo, and to
     leave the rest alone). They arrive already spread over the regions they claim
-    (core.user_edit.user_hint_planes): the colour, and the claim in [0, 1]. With ``fill_residual``
-    the claimed colour replaces the filled hints under the claim as the base the head corrects.
+    (core.user_edit.user_hint_planes): the colour, and the claim in [0, 1]. The head's base stays
+    the filled sampled hints. (Making the claimed colour the base under the claim was tried: where a
+    claim spilled past its region the net learnt to add the filled hints back, and then doubled
+    the colours of dense reference hints.)
     """
 
     def __init__(
@@ -149,7 +151,6 @@ class ColorNet(nn.Module):
                 planes += [L.new_zeros(n, 3, h, w)]
             else:
                 planes += [normalize_ab(user_ab * user_mask), user_mask]
-                base = base + user_mask * (user_ab - base)  # the user's colour where they claim
         elif user_mask is not None and bool(user_mask.any()):
             raise ValueError("this ColorNet has no user-hint input: pass the user's hints as hints")
         x = torch.cat(planes, dim=1)
