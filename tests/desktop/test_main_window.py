@@ -433,16 +433,19 @@ def test_export_over_the_original_is_refused(opened, photos):
 def test_export_can_be_cancelled(make_window, photos, qtbot, tmp_path):
     from desktop_fakes import FakeColorizer
 
-    slow = lambda options: FakeColorizer(options, delay=0.4)  # noqa: E731
+    slow = lambda options: FakeColorizer(options, delay=2.0)  # noqa: E731  (an export: four 0.5 s strips)
     window = make_window(factory=slow)
     open_and_wait(qtbot, window, photos["photo"])
     target = tmp_path / "slow.png"
     cancelled = []
     window.worker.cancelled.connect(cancelled.append, Qt.ConnectionType.DirectConnection)
     tag = window.exports.export_to(target)
-    qtbot.wait(100)
-    window.jobs.jobs[tag].dialog.canceled.emit()  # the Cancel button
-    qtbot.waitUntil(lambda: cancelled == [tag], timeout=10_000)
+    dialog = window.jobs.jobs[tag].dialog
+    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=20_000)  # the first strip is done, three to go
+    # the tracker ends the job when the worker's report of the cancel reaches the window's thread
+    with qtbot.waitSignal(window.jobs.ended, timeout=10_000, check_params_cb=lambda ended, kind: ended == tag):
+        window.jobs.jobs[tag].dialog.canceled.emit()  # the Cancel button
+    qtbot.waitUntil(lambda: cancelled == [tag], timeout=10_000)  # the worker reported the cancel
     assert not target.exists()
     assert tag not in window.jobs.jobs
 
