@@ -28,8 +28,8 @@ import statistics
 import sys
 import time
 from functools import partial
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -66,6 +66,15 @@ def user_hint_influence(
     return influence(centres, weights, [1.0 / t for t in _thetas(centres, theta)]).astype(np.float32)
 
 
+def _spread(values: np.ndarray, mask: np.ndarray, weights: EdgeWeights) -> np.ndarray:
+    """``values`` (C, H, W), zero where ``mask`` (1, H, W) is 0, spread densely over the photo by one
+    edge-aware filter pass (normalised convolution: each pixel takes the hints that reach it best)."""
+    height, width = weights.shape
+    filtered = edge_aware_filter(np.concatenate((values, mask)), weights)
+    peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
+    return filtered[:-1] / np.maximum(filtered[-1:], 1e-6 * peak)
+
+
 def user_hint_planes(
     hint_ab: np.ndarray, hint_mask: np.ndarray, weights: EdgeWeights, reach: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,10 +90,7 @@ def user_hint_planes(
         raise ValueError(f"expected hints, mask and reach of size {weights.shape}, got {hint_ab.shape}, {mask.shape}, {reach.shape}")
     if not mask.any():
         return np.zeros_like(hint_ab), np.zeros(weights.shape, np.float32)
-    height, width = weights.shape
-    filtered = edge_aware_filter(np.concatenate((hint_ab, mask)), weights)
-    peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
-    colour = np.where(mask > 0, hint_ab, filtered[:2] / np.maximum(filtered[2:3], 1e-6 * peak))
+    colour = np.where(mask > 0, hint_ab, _spread(hint_ab, mask, weights))
     return colour.astype(np.float32), np.maximum(reach, mask[0]).astype(np.float32)
 
 
@@ -118,10 +124,6 @@ def compose_user_edit(
         _thetas(centres, theta)
     if not centres or not mask.any():
         return base_ab.copy()
-    height, width = weights.shape
-    change = (hint_ab - base_ab) * mask
-    filtered = edge_aware_filter(np.concatenate((change, mask)), weights)
-    peak = _impulse_peak(height, width, weights.sigma_s, len(weights.horizontal))
-    spread = filtered[:2] / np.maximum(filtered[2:3], 1e-6 * peak)  # normalized convolution, dense
+    spread = _spread((hint_ab - base_ab) * mask, mask, weights)
     out = base_ab + spread * reach[None]
     return np.where(mask > 0, hint_ab, out).astype(np.float32)

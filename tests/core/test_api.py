@@ -28,8 +28,8 @@ from core.api import (
     working_size_for,
 )
 from core.color import normalize_ab, rgb_to_lab
-from core.pipeline import CLAIM_HELD
 from core.imageio import load_photo, save_image
+from core.pipeline import CLAIM_HELD
 
 ALL_STAGES = {
     "resize_target", "precolorize", "encode_target", "encode_reference", "transfer", "colorize",
