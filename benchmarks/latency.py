@@ -5,8 +5,9 @@
     python benchmarks/latency.py --quick              # a smoke run: tiny photos, one repeat
 
 For each encoder and ColorNet width it reports the median milliseconds of what a user waits for:
-opening a photo (set target, first automatic preview), adding a reference (one that shows the same
-scene framed differently, so every stage runs), moving the blend slider,
+opening a photo (set target, first automatic preview), what the app prepares while the user looks
+at it, adding a reference (one that shows the same scene framed differently, so every stage runs) to
+the prepared photo and, cold, right after opening it, moving the blend slider,
 adding a hint, and exporting a 12-megapixel photo (render + JPEG save, and the render alone), plus
 the peak resident memory of a whole session on a 24-megapixel scan (measured in a fresh process).
 
@@ -189,8 +190,13 @@ def measure_session(built: BuiltModels, args, target: Photo, reference: Photo, w
         open_target(), add_reference(), move_blend(), add_hint(), colorizer.render(edit)
     values = {}
     values["target"] = median_ms(open_target, args.repeats)
-    # A new reference on a freshly opened photo: the target's features are computed too (worst case).
-    values["reference"] = median_ms(add_reference, args.repeats, setup=open_target)
+    # What the app computes while the user looks at a new photo (its worker prepares it after the
+    # preview): the features a first reference and the edge weights a first hint would wait for.
+    values["prepare"] = median_ms(lambda: colorizer.prepare(edit), args.repeats, setup=open_target)
+    # A new reference on an opened photo, prepared as the app leaves it; and cold, added before the
+    # preparation (the target's features are computed with it: the worst case).
+    values["reference"] = median_ms(add_reference, args.repeats, setup=lambda: (open_target(), colorizer.prepare(edit)))
+    values["reference_cold"] = median_ms(add_reference, args.repeats, setup=open_target)
     values["blend"] = median_ms(move_blend, args.repeats)
     values["hint"] = median_ms(add_hint, args.repeats)
     values["render"] = median_ms(lambda: colorizer.render(edit), args.repeats)
@@ -249,7 +255,9 @@ def _cell(value: float, key: str | None) -> str:
 def print_table(rows: list[Row], export_mp: float, rss_mp: float) -> None:
     columns = [
         ("target", "open photo", None),
+        ("prepare", "prepare (idle)", None),
         ("reference", "add reference", "reference"),
+        ("reference_cold", "add reference, cold", None),
         ("blend", "blend", "blend"),
         ("hint", "add hint", "hint"),
         ("export", f"export {export_mp:g} MP", "export"),

@@ -4,8 +4,9 @@
     python benchmarks/propagation.py --size 256 256 --hints 1 --iterations 2 --repeats 31
 
 Prints the median and the best milliseconds of: the edge weights (once per photo, on the lightness
-alone), a propagation of the hints' ab, a hint's region of influence, and the whole user edit laid
-on the pipeline's colours (core.user_edit: what a click costs: the claim, then the spread).
+alone), the user edit's weights (lightness and semantic guide, once per photo), a propagation of
+the hints' ab, a hint's region of influence, and the whole user edit laid on the pipeline's
+colours (core.user_edit: what a click costs: the claim, then the spread).
 The median is what a user waits for on a quiet machine; the best shows the floor when other work
 shares the cores.
 """
@@ -26,7 +27,7 @@ import skimage.data  # noqa: E402
 import skimage.transform  # noqa: E402
 
 from core.propagation import edge_weights, influence, propagate  # noqa: E402
-from core.user_edit import compose_user_edit, user_edit_weights  # noqa: E402
+from core.user_edit import compose_user_edit, semantic_guide, user_edit_weights  # noqa: E402
 
 BUDGET_MS = 15.0
 
@@ -61,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         ab[:, y - 1 : y + 2, x - 1 : x + 2] = rng.uniform(-40, 40, size=(2, 1, 1))
 
     weights = edge_weights(L, iterations=args.iterations)
-    user_weights = user_edit_weights(L)
+    # The user edit's weights read the photo's content descriptors too (152 channels at stride 8 for
+    # EfficientNet-Lite0); random ones cost the same.
+    descriptors = rng.standard_normal((152, height // 8, width // 8)).astype(np.float32)
+    user_weights = user_edit_weights(L, semantic_guide(descriptors, (height, width)))
     base = np.zeros_like(ab)
     rows = [
         ("edge weights (per photo)", lambda: edge_weights(L, iterations=args.iterations)),
+        ("user edit weights (per photo)", lambda: user_edit_weights(L, semantic_guide(descriptors, (height, width)))),
         ("propagate ab (per click)", lambda: propagate(ab, mask, weights)),
         ("influence (per click)", lambda: influence(centres, weights)),
         ("compose user edit (per click)", lambda: compose_user_edit(base, ab, mask, centres, user_weights)),

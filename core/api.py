@@ -40,13 +40,11 @@ from core.output import OutputError, OutputPlan, is_earlier_result
 from core.weights import list_weights, resources_dir, user_data_dir
 
 __all__ = [
-    "CORRESPONDENCES", "DEFAULT_LIGHTNESS", "ENCODERS", "RANDOM_WEIGHTS_ENV", "Cancelled", "Colorizer", "ColorizerConfig",
-    "ColorizerLike", "Edit", "EditError", "Hint", "ImageError", "Models", "OverwriteError", "Photo", "Preview",
-    "Probe", "Reference", "WeightsError", "ab_plane_rgba", "ab_to_rgb8", "load_encoder", "load_models",
-    "load_photo", "no_colour_error", "rgb8_to_ab", "snap_ab", "working_size_for",
+    "CORRESPONDENCES", "DEFAULT_LIGHTNESS", "ENCODERS", "RANDOM_WEIGHTS_ENV", "Cancelled", "Colorizer", "ColorizerConfig", "ColorizerLike",
+    "Edit", "EditError", "Hint", "ImageError", "Models", "OverwriteError", "Photo", "Preview", "Probe", "Reference", "WeightsError",
+    "ab_plane_rgba", "ab_to_rgb8", "load_encoder", "load_models", "load_photo", "no_colour_error", "rgb8_to_ab", "snap_ab", "working_size_for",
     # re-exported for the desktop
-    "OutputError", "OutputPlan", "is_earlier_result", "is_supported_image", "list_weights", "photo_from_array",
-    "resources_dir", "user_data_dir",
+    "OutputError", "OutputPlan", "is_earlier_result", "is_supported_image", "list_weights", "photo_from_array", "resources_dir", "user_data_dir",
 ]
 
 PHOTO_CACHE_SIZE = 2  # photos kept loaded (references are kept as their small source copies)
@@ -98,6 +96,8 @@ class ColorizerLike(Protocol):
     def check_reference(self, path: str | os.PathLike) -> Photo: ...
 
     def preview(self, edit: Edit, cancel: Callable[[], bool] | None = None) -> Preview: ...
+
+    def prepare(self, edit: Edit, cancel: Callable[[], bool] | None = None) -> None: ...
 
     def render(
         self, edit: Edit, max_side: int | None = None, progress: Callable[[float], None] | None = None,
@@ -169,8 +169,7 @@ class Colorizer:
         return f"{os.path.abspath(key)}|{status.st_mtime_ns}|{status.st_size}"
 
     def open(self, path: str | os.PathLike) -> Photo:
-        """The photo at ``path`` (or held under that key), loaded once while unchanged; ImageError if
-        it cannot be read."""
+        """The photo at ``path`` (or held there), loaded once while unchanged; ImageError if unreadable."""
         key = os.fspath(path)
         if key in self._held:
             held = self._held[key]
@@ -191,10 +190,6 @@ class Colorizer:
             held = _Held(f"{key}|{self._serial}", photo if isinstance(photo, Photo) else photo_from_array(photo))
         self._held[key] = held
         return key
-
-    def release(self, key: str) -> None:
-        """Forget a held photo (its cached results go as the caches turn over)."""
-        self._held.pop(key, None)
 
     def check_reference(self, path: str | os.PathLike) -> Photo:
         """The photo at ``path`` if it can serve as a colour reference; ImageError (one sentence) if not."""
@@ -248,6 +243,12 @@ class Colorizer:
         return Preview(
             rgb8, ab[0].float().cpu().numpy().copy(), L[0, 0].cpu().numpy().copy(), job.target.size, time.perf_counter() - started, coverage
         )
+
+    @torch.inference_mode()
+    def prepare(self, edit: Edit, cancel: Callable[[], bool] | None = None) -> None:
+        """Compute and cache ahead what a first reference or hint on ``edit``'s photo would wait for."""
+        with self._pipeline.cancellable(cancel):
+            self._pipeline.prepare(self._job(edit))
 
     @torch.inference_mode()
     def render(

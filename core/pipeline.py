@@ -14,7 +14,7 @@ parts of the edit it reads:
                         blend, warp (content-aware strength)            or content matching changes
     reference hints     transfer, warp, blend                           (with the transfer)
     colorize            lightness, reference hints, model               (with the reference hints)
-    user_weights        lightness                                       the photo or size changes
+    user_weights        lightness, content descriptors                  the photo or size changes
     user_edit           colorize, pre-colorization, user hints,         a hint changes (and all above)
                         user weights (a user-hint sub-net: its rerun)
 
@@ -63,7 +63,14 @@ from core.matching import (
 from core.models import ColorNet, ReferenceStats, TransferNet
 from core.propagation import EdgeWeights
 from core.upsample import Cancelled, resize_lightness
-from core.user_edit import compose_user_edit, reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
+from core.user_edit import (
+    compose_user_edit,
+    reach_theta,
+    semantic_guide,
+    user_edit_weights,
+    user_hint_influence,
+    user_hint_planes,
+)
 
 REFERENCE_SOURCE_SIDE = 1024  # references are kept at most this large (short side)
 PALETTE_CHROMA = 8.0  # palette colours come from pixels at least this chromatic (when there are enough)
@@ -551,6 +558,13 @@ class Pipeline:
             return self.colorize(job)
         return self.user_edit(job)
 
+    def prepare(self, job: Job) -> None:
+        """Compute ahead, once per photo, what a first reference or a first hint would wait for: the
+        pre-coloured photo's encoder features (the transfer reads them) and the hints' edge weights."""
+        self.target_features(job)
+        if self.config.user_edit:
+            self.user_weights(job)
+
     def _colorize_key(self, job: Job) -> tuple:
         ref_key = self._transfer_key(job) + (job.match_references,) if job.references else None
         return (job.target.key, job.working_size, job.model, ref_key, _hint_key(job.hints))
@@ -622,9 +636,16 @@ class Pipeline:
                 handle.remove()
 
     def user_weights(self, job: Job) -> EdgeWeights:
-        """The edge weights the user's hints spread with (depend on the lightness only)."""
-        key = (job.target.key, job.working_size)
-        return self._memo("user_weights", key, lambda: user_edit_weights(self.lightness(job)[0, 0].float().cpu().numpy()))
+        """The edge weights the user's hints spread with: the lightness's edges and those of what
+        things are (the photo's content descriptors as a core.user_edit.semantic_guide)."""
+        key = (job.target.key, job.working_size, job.model)
+
+        def run() -> EdgeWeights:
+            L = self.lightness(job)[0, 0].float().cpu().numpy()
+            guide = semantic_guide(self.target_descriptors(job)[0].float().cpu().numpy(), L.shape)
+            return user_edit_weights(L, guide)
+
+        return self._memo("user_weights", key, run)
 
     def user_edit(self, job: Job) -> torch.Tensor:
         """The result without the user's hints, with them laid over it: each hint claims the region it

@@ -1,7 +1,8 @@
 """The user's hints come first: a click recolours the region it lands in, on top of whatever the
 pipeline painted without it (automatic colours, or the references' colours).
 
-    weights = user_edit_weights(L)                        # once per photo (depends on L only)
+    guide = semantic_guide(descriptors, L.shape)          # once per photo: what things are where
+    weights = user_edit_weights(L, guide)                 # once per photo
     ab = compose_user_edit(base_ab, hint_ab, hint_mask, centres, weights, thetas)
 
 The user's colour change at each hint (hint colour - the colour there without the user's hints) is
@@ -9,7 +10,9 @@ spread along the photo's regions by the edge-aware filter (core.propagation) and
 colours without the hints, scaled by how far the hints reach: full change where a hint's influence
 is at least its ``theta``, fading to none beyond. Each hint has its own theta, from the reach the
 user gives it (:func:`reach_theta`: reach 0 changes about the hint only, reach 1 the whole region
-up to its edges). The colours underneath come from a sub-net that reads the user's hints apart from
+up to its edges). Where things are is read from the lightness and from the frozen encoder's grey
+content descriptors (:func:`semantic_guide`): a sleeve and the wall behind it of the same grey are
+still two things, so the spread stops between them. The colours underneath come from a sub-net that reads the user's hints apart from
 the references' (or, with an older sub-net, from a run without them), so the hints the references
 give cannot drown them, and a purple sleeve stays a sleeve.
 
@@ -23,11 +26,14 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from core.propagation import EdgeWeights, _impulse_peak, edge_aware_filter, edge_weights, influence
 
-USER_SIGMA_S = 64.0  # reach in working pixels
-USER_SIGMA_R = 50.0  # lightness step costing as much as USER_SIGMA_S pixels of travel
+USER_SIGMA_S = 96.0  # reach in working pixels
+USER_SIGMA_R = 128.0  # lightness step costing as much as USER_SIGMA_S pixels of travel
+USER_SIGMA_GUIDE = 2.5  # step of the semantic guide (in its standard deviations) costing as much
+GUIDE_COMPONENTS = 3  # principal components of the content descriptors the guide keeps
 USER_THETA = 0.25  # influence at which a hint's change applies in full, at the default reach (0.5)
 USER_ITERATIONS = 2  # filter passes: a third faster than 3, recolour F1 0.63 against 0.64 on dev
 
@@ -50,11 +56,39 @@ def _thetas(centres: Sequence[tuple[int, int]], theta: float | Sequence[float]) 
     return thetas
 
 
+def semantic_guide(descriptors: np.ndarray, size: tuple[int, int], components: int = GUIDE_COMPONENTS) -> np.ndarray:
+    """What things are where, as a guide for the edge-aware filter: the content descriptors
+    ``descriptors`` (C, h, w) of the grey photo (core.matching) projected on their ``components``
+    principal directions, in units of their standard deviation, upsampled bilinearly to ``size``
+    (H, W); float32 (components, H, W). Deterministic (an exact eigendecomposition); a photo whose
+    cells all look alike gives a flat guide."""
+    descriptors = np.asarray(descriptors, dtype=np.float64)
+    if descriptors.ndim != 3 or min(descriptors.shape) < 1:
+        raise ValueError(f"descriptors must be shaped (C, h, w), got {descriptors.shape}")
+    channels, h, w = descriptors.shape
+    cells = descriptors.reshape(channels, h * w).T
+    cells = cells - cells.mean(axis=0)
+    _, vectors = np.linalg.eigh(cells.T @ cells)  # ascending eigenvalues
+    projected = cells @ vectors[:, ::-1][:, :components]  # (h * w, components)
+    spread = projected.std()
+    if not spread > 1e-8:
+        return np.zeros((components, *size), np.float32)
+    planes = torch.from_numpy((projected / spread).T.reshape(1, -1, h, w).astype(np.float32))
+    guide = torch.nn.functional.interpolate(planes, size=tuple(size), mode="bilinear", align_corners=False)[0]
+    return np.ascontiguousarray(guide.numpy())
+
+
 def user_edit_weights(
-    L: np.ndarray, sigma_s: float = USER_SIGMA_S, sigma_r: float = USER_SIGMA_R, iterations: int = USER_ITERATIONS
+    L: np.ndarray,
+    guide: np.ndarray | None = None,
+    sigma_s: float = USER_SIGMA_S,
+    sigma_r: float = USER_SIGMA_R,
+    iterations: int = USER_ITERATIONS,
+    sigma_guide: float = USER_SIGMA_GUIDE,
 ) -> EdgeWeights:
-    """The edge weights user edits spread with, for working-size lightness ``L`` (H, W)."""
-    return edge_weights(L, sigma_s, sigma_r, iterations)
+    """The edge weights user edits spread with, for working-size lightness ``L`` (H, W) and, where
+    given, the photo's :func:`semantic_guide` (C, H, W): edges of either stop the spread."""
+    return edge_weights(L, sigma_s, sigma_r, iterations, guide=guide, sigma_guide=sigma_guide)
 
 
 def user_hint_influence(

@@ -433,6 +433,10 @@ class ColorWorker(QObject):
             raise _Stale from None
         seconds = preview.seconds + time.perf_counter() - started
         self.preview_ready.emit(tag, replace(quick, image=array_to_qimage(rgb), final=True, seconds=seconds))
+        try:  # while the user looks: what a first reference or hint on this photo would wait for
+            colorizer.prepare(edit, cancel=self._newer_preview_waiting)
+        except Cancelled:
+            raise _Stale from None
 
     def _open(self, tag: int, request: OpenPhoto) -> OpenedPhoto:
         path = request.path

@@ -56,7 +56,7 @@ def shape(signature: inspect.Signature) -> list[tuple[str, object, object]]:
 def test_the_protocol_lists_the_public_surface():
     data, methods = protocol_members()
     assert data == ["device_description", "metadata", "stage_calls"]
-    assert sorted(methods) == ["check_reference", "export", "hold", "open", "palette", "preview", "probe", "render"]
+    assert sorted(methods) == ["check_reference", "export", "hold", "open", "palette", "prepare", "preview", "probe", "render"]
 
 
 @pytest.mark.parametrize("name", sorted(COLORIZERS))

@@ -15,6 +15,10 @@ import torch
 from core.hints import sample_hints_from_ab
 from core.user_edit import reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
 
+# Simulated claims are spread on the lightness alone (training batches carry no content
+# descriptors for the semantic guide), with the lightness edges as strong as the app's were before
+# it had the guide: 64 working pixels per 50 L units.
+CLAIM_SIGMA_S, CLAIM_SIGMA_R = 64.0, 50.0
 
 @dataclass(frozen=True)
 class HintSimulation:
@@ -199,7 +203,7 @@ def user_hint_inputs(
             continue
         labels, count = label(pinned)
         centres = [(int(round(y)), int(round(x))) for y, x in center_of_mass(pinned, labels, range(1, count + 1))]
-        weights = user_edit_weights(L[i, 0].float().numpy())
+        weights = user_edit_weights(L[i, 0].float().numpy(), sigma_s=CLAIM_SIGMA_S, sigma_r=CLAIM_SIGMA_R)
         influence = user_hint_influence(centres, weights, reach_theta(float(rng.uniform(*reach))))
         spread, claimed = user_hint_planes(user_ab[i].float().numpy(), user_mask[i].float().numpy(), weights, influence)
         colour[i], claim[i, 0] = torch.from_numpy(spread), torch.from_numpy(claimed)

@@ -108,6 +108,29 @@ def test_first_reference_runs_the_transfer(colorizer, edit, astronaut):
     assert calls["transfer"] == 1 and calls["colorize"] == 1 and calls["precolorize"] == 1
 
 
+def test_prepare_computes_ahead_what_a_first_reference_and_hint_wait_for(
+    config, tiny_models, colorizer, edit, astronaut, grey_photo_pixels, astronaut_pixels
+):
+    colorizer.preview(edit)
+    before = Counter(colorizer.stage_calls)
+    colorizer.prepare(edit)
+    assert Counter(colorizer.stage_calls) - before == Counter({"encode_target": 1, "describe_target": 1, "user_weights": 1})
+    referenced = replace(edit, references=(astronaut,), match_content=False)  # transferred everywhere
+    rerun = rerun_for(colorizer, edit, referenced)
+    assert rerun["encode_reference"] == 1 and rerun["transfer"] == 1 and rerun["encode_target"] == 0
+    hinted = referenced.with_hint(Hint(5, 5, (30.0, 30.0)))
+    assert rerun_for(colorizer, referenced, hinted) == Counter({"user_edit": 1})
+    # Prepared results are the ones a cold colorizer computes; preparing again costs nothing.
+    cold = Colorizer(config, tiny_models)
+    cold.hold(grey_photo_pixels(96, 144), "grandma"), cold.hold(astronaut_pixels, "astronaut")
+    before = Counter(colorizer.stage_calls)
+    colorizer.prepare(hinted)
+    assert Counter(colorizer.stage_calls) == before
+    assert np.allclose(cold.preview(hinted).ab, colorizer.preview(hinted).ab, atol=1e-5)
+    with pytest.raises(Cancelled):
+        cold.prepare(edit, cancel=lambda: True)
+
+
 def test_an_unrelated_reference_is_not_even_transferred(colorizer, edit, astronaut):
     # With content matching on, a reference the warp finds unrelated lends no hints, so its colours
     # are neither encoded nor transferred: the result is the automatic one.
@@ -121,8 +144,9 @@ def test_new_hint_reruns_only_the_user_edit(colorizer, edit, astronaut):
     edit = replace(edit, references=(astronaut,), match_content=False)  # its hints everywhere
     hinted = edit.with_hint(Hint.from_rgb(20, 30, "#aa2211", 4))
     # No network runs: where the hint claims, the references' colours step aside for the automatic
-    # ones; the edge weights the hints spread with are computed once per photo.
-    assert rerun_for(colorizer, edit, hinted) == Counter({"user_weights": 1, "user_edit": 1})
+    # ones; the edge weights the hints spread with are computed once per photo (from the lightness
+    # and the photo's content descriptors: this sub-net has no global-fusion pass that makes them).
+    assert rerun_for(colorizer, edit, hinted) == Counter({"user_weights": 1, "describe_target": 1, "user_edit": 1})
     again = hinted.with_hint(Hint.from_rgb(60, 10, "#2211aa", 4))
     assert rerun_for(colorizer, hinted, again) == Counter({"user_edit": 1})
     automatic = colorizer.preview(replace(edit, references=())).ab
@@ -137,7 +161,7 @@ def test_new_hint_reruns_only_the_user_edit(colorizer, edit, astronaut):
 
 def test_hints_without_reference_rerun_only_the_user_edit(colorizer, edit):
     hinted = edit.with_hint(Hint(5, 5, (30.0, 30.0)))
-    assert rerun_for(colorizer, edit, hinted) == Counter({"user_weights": 1, "user_edit": 1})
+    assert rerun_for(colorizer, edit, hinted) == Counter({"user_weights": 1, "describe_target": 1, "user_edit": 1})
     assert rerun_for(colorizer, hinted, hinted.with_hint(Hint(50, 60, (0.0, -30.0)))) == Counter({"user_edit": 1})
 
 
@@ -180,7 +204,8 @@ def test_a_user_hint_net_reruns_on_a_hint_with_the_hints_in_their_own_channels(u
     colornet = colorizer.models.colornet
     handle = colornet.model1.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
     try:
-        assert rerun_for(colorizer, edit, edit.with_hint(hint)) == Counter({"user_weights": 1, "user_edit": 1, "colorize": 1})
+        expected = Counter({"user_weights": 1, "describe_target": 1, "user_edit": 1, "colorize": 1})
+        assert rerun_for(colorizer, edit, edit.with_hint(hint)) == expected
     finally:
         handle.remove()
     planes = seen[-1][0]  # L, hint ab (filled), hint mask, user ab (times the claim), user claim
@@ -276,7 +301,8 @@ def test_working_size_change_reruns_everything(colorizer, edit, astronaut, coffe
     edit = replace(edit, match_content=False)  # the palette everywhere: the transfer always runs
     edit = replace(edit, references=(astronaut, coffee)).with_hint(Hint(10, 10, (20.0, 0.0)))
     rerun = rerun_for(colorizer, edit, replace(edit, working_size=80))
-    assert set(rerun) == ALL_STAGES - {"describe_target", "describe_reference", "warp"}  # matching is off
+    # Matching is off; the photo is described for the hint's edge weights.
+    assert set(rerun) == ALL_STAGES - {"describe_reference", "warp"}
     assert rerun["encode_reference"] == 2
     assert colorizer.preview(replace(edit, working_size=80)).rgb.shape[:2] == (80, 120)
 

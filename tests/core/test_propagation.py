@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from core.propagation import edge_aware_filter, edge_weights, influence, propagate
-from core.user_edit import USER_THETA, compose_user_edit, reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
+from core.user_edit import (
+    USER_THETA,
+    compose_user_edit,
+    reach_theta,
+    semantic_guide,
+    user_edit_weights,
+    user_hint_influence,
+    user_hint_planes,
+)
 
 
 def _two_halves(height: int = 40, width: int = 60, step: float = 40.0) -> np.ndarray:
@@ -161,17 +169,17 @@ def test_a_hint_reaches_further_the_higher_its_reach():
 
 def test_each_hint_keeps_its_own_reach():
     # Two hints far apart on flat ground: the far-reaching one's colour covers more ground.
-    L = np.full((20, 400), 50.0, dtype=np.float32)
+    L = np.full((20, 1000), 50.0, dtype=np.float32)
     weights = user_edit_weights(L)
-    base = np.zeros((2, 20, 400), dtype=np.float32)
-    hint_ab, mask = _hint(20, 400, 10, 100)
-    more_ab, more_mask = _hint(20, 400, 10, 300)
+    base = np.zeros((2, 20, 1000), dtype=np.float32)
+    hint_ab, mask = _hint(20, 1000, 10, 250)
+    more_ab, more_mask = _hint(20, 1000, 10, 750)
     hint_ab, mask = hint_ab + more_ab, mask + more_mask
-    out = compose_user_edit(base, hint_ab, mask, [(10, 100), (10, 300)], weights, [reach_theta(0.1), reach_theta(0.9)])
-    changed = np.linalg.norm(out, axis=0)[10] > 0.9 * np.linalg.norm(hint_ab[:, 10, 100])
-    assert changed[200:].sum() > changed[:200].sum() + 20
+    out = compose_user_edit(base, hint_ab, mask, [(10, 250), (10, 750)], weights, [reach_theta(0.1), reach_theta(0.9)])
+    changed = np.linalg.norm(out, axis=0)[10] > 0.9 * np.linalg.norm(hint_ab[:, 10, 250])
+    assert changed[500:].sum() > changed[:500].sum() + 20
     with pytest.raises(ValueError):
-        compose_user_edit(base, hint_ab, mask, [(10, 100), (10, 300)], weights, [0.5])
+        compose_user_edit(base, hint_ab, mask, [(10, 250), (10, 750)], weights, [0.5])
 
 
 def test_compose_takes_the_reach_the_caller_computed():
@@ -211,3 +219,35 @@ def test_user_hint_planes_give_each_region_its_hint_and_claim_only_it():
     assert not empty.any() and not none.any()
     with pytest.raises(ValueError, match="size"):
         user_hint_planes(hint_ab, mask, weights, np.zeros((10, 10), np.float32))
+
+
+def test_semantic_guide_separates_what_the_descriptors_tell_apart():
+    # Two kinds of thing, left and right, in a (C, h, w) descriptor grid at stride 8.
+    rng = np.random.default_rng(0)
+    descriptors = np.empty((16, 4, 8), dtype=np.float32)
+    descriptors[:, :, :4] = rng.standard_normal((16, 1, 1))
+    descriptors[:, :, 4:] = rng.standard_normal((16, 1, 1))
+    guide = semantic_guide(descriptors, (32, 64))
+    assert guide.shape == (3, 32, 64) and guide.dtype == np.float32
+    assert np.array_equal(guide, semantic_guide(descriptors.copy(), (32, 64)))  # deterministic
+    left, right = guide[:, :, :16], guide[:, :, 48:]
+    assert np.allclose(left, left[:, :1, :1], atol=1e-4) and np.allclose(right, right[:, :1, :1], atol=1e-4)
+    assert np.abs(left[:, 0, 0] - right[:, 0, 0]).sum() > 1.5  # apart, in standard deviations
+    assert not semantic_guide(np.ones((16, 4, 8), np.float32), (32, 64)).any()  # all alike: flat
+    with pytest.raises(ValueError):
+        semantic_guide(np.ones((4, 8), np.float32), (32, 64))
+
+
+def test_a_hint_stops_where_the_guide_changes_though_the_lightness_does_not():
+    # Flat grey: only the guide tells the two halves apart (a sleeve before a wall of the same grey).
+    L = np.full((200, 600), 50.0, dtype=np.float32)
+    guide = np.zeros((3, 200, 600), dtype=np.float32)
+    guide[0, :, 300:] = 4.0  # a step of four standard deviations: clearly another thing
+    hint_ab, mask = _hint(200, 600, 100, 250)
+    base = np.zeros((2, 200, 600), dtype=np.float32)
+    plain = compose_user_edit(base, hint_ab, mask, [(100, 250)], user_edit_weights(L))
+    guided = compose_user_edit(base, hint_ab, mask, [(100, 250)], user_edit_weights(L, guide))
+    across, own = (slice(None), slice(80, 120), slice(310, 340)), (slice(None), slice(80, 120), slice(230, 290))
+    assert np.abs(plain[across]).mean() > 25.0  # without the guide it spreads on
+    assert np.abs(guided[across]).mean() < np.abs(plain[across]).mean() / 4
+    assert np.abs(guided[own]).mean() == pytest.approx(np.abs(plain[own]).mean(), rel=0.02)  # its own side keeps it

@@ -75,6 +75,11 @@ class FakeColorizer:
         rgb = np.stack([L + a * 0.8, L, L + b * 0.2 - a * 0.3], axis=-1) / 100.0
         return np.clip(rgb, 0, 1) * scale
 
+    def prepare(self, edit: Edit, cancel=None) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled()
+        self.stage_calls["prepare"] += 1
+
     def preview(self, edit: Edit, cancel=None) -> Preview:
         self.stage_calls["preview"] += 1
         photo = self._photo(edit)

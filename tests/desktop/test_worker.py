@@ -109,6 +109,14 @@ def test_a_display_render_is_abandoned_for_a_newer_request(start_worker, qtbot, 
     assert finals == [2]  # 1 never finished its display render
 
 
+def test_after_a_preview_the_photo_is_prepared_for_a_first_reference_or_hint(start_worker, qtbot, photos):
+    fakes = []
+    worker, events = start_worker(lambda o: fakes.append(FakeColorizer(o)) or fakes[-1])
+    worker.request_preview(1, Edit(str(photos["photo"]), working_size=64))
+    qtbot.waitUntil(lambda: bool(fakes) and fakes[-1].stage_calls["prepare"] == 1, timeout=10_000)
+    assert [r.final for _, r in events.of("preview_ready")] == [False, True]  # shown first, prepared after
+
+
 def test_preview_result_carries_the_images_palette_and_marker_lightness(start_worker, qtbot, photos):
     worker, events = start_worker(FakeColorizer)
     edit = Edit(str(photos["photo"]), (Reference(str(photos["reference"])),), working_size=64).with_hint(Hint(10, 20, (5, 5)))
