@@ -42,9 +42,9 @@ from core.weights import list_weights, resources_dir, user_data_dir
 __all__ = [
     "CORRESPONDENCES", "DEFAULT_LIGHTNESS", "ENCODERS", "RANDOM_WEIGHTS_ENV", "Cancelled", "Colorizer", "ColorizerConfig", "ColorizerLike",
     "Edit", "EditError", "Hint", "ImageError", "Models", "OverwriteError", "Photo", "Preview", "Probe", "Reference", "WeightsError",
-    "ab_plane_rgba", "ab_to_rgb8", "load_encoder", "load_models", "load_photo", "no_colour_error", "rgb8_to_ab", "snap_ab", "working_size_for",
-    # re-exported for the desktop
-    "OutputError", "OutputPlan", "is_earlier_result", "is_supported_image", "list_weights", "photo_from_array", "resources_dir", "user_data_dir",
+    "ab_plane_rgba", "ab_to_rgb8", "load_encoder", "load_models", "load_photo", "no_colour_error", "rgb8_to_ab", "snap_ab",
+    "working_size_for", "OutputError", "OutputPlan", "is_earlier_result", "is_supported_image", "list_weights",
+    "photo_from_array", "resources_dir", "user_data_dir",  # from OutputError on: re-exported for the desktop
 ]
 
 PHOTO_CACHE_SIZE = 2  # photos kept loaded (references are kept as their small source copies)

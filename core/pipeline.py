@@ -14,7 +14,7 @@ parts of the edit it reads:
                         blend, warp (content-aware strength)            or content matching changes
     reference hints     transfer, warp, blend                           (with the transfer)
     colorize            lightness, reference hints, model               (with the reference hints)
-    user_weights        lightness, content descriptors                  the photo or size changes
+    user_weights        lightness, content descriptors                  the photo, size or model changes
     user_edit           colorize, pre-colorization, user hints,         a hint changes (and all above)
                         user weights (a user-hint sub-net: its rerun)
 
@@ -640,19 +640,19 @@ class Pipeline:
         things are (the photo's content descriptors as a core.user_edit.semantic_guide)."""
         key = (job.target.key, job.working_size, job.model)
 
-        def run() -> EdgeWeights:
+        def run() -> EdgeWeights:  # what it reads first, so that only its own work is timed
             L = self.lightness(job)[0, 0].float().cpu().numpy()
-            guide = semantic_guide(self.target_descriptors(job)[0].float().cpu().numpy(), L.shape)
-            return user_edit_weights(L, guide)
+            descriptors = self.target_descriptors(job)[0].float().cpu().numpy()
+            return self._timed("user_weights", lambda: user_edit_weights(L, semantic_guide(descriptors, L.shape)))
 
-        return self._memo("user_weights", key, run)
+        return self._memo("user_weights", key, run, counted=False)
 
     def user_edit(self, job: Job) -> torch.Tensor:
         """The result without the user's hints, with them laid over it: each hint claims the region it
-        lands in (fading with distance, stopping at lightness edges); there the references' colours
-        step aside, and the hint's colour change is spread over the region edge-aware
-        (core.user_edit), so nothing outside the claims changes by the spread and the references'
-        hints cannot drown a hint. A sub-net with a user-hint input (``ColorNet.user_hints``) first
+        lands in (fading with distance, stopping where the lightness or what things are changes);
+        there the references' colours step aside, and the hint's colour change is spread over the
+        region edge-aware (core.user_edit), so nothing outside the claims changes by the spread and
+        the references' hints cannot drown a hint. A sub-net with a user-hint input (``ColorNet.user_hints``) first
         reruns with the user's hints in their own channels (the references' hints inside the claims
         left out): trained to carry a true colour where the photo's content says it belongs, and a
         new colour over its region only. Without one, the references' colours step aside for the

@@ -12,9 +12,10 @@ is at least its ``theta``, fading to none beyond. Each hint has its own theta, f
 user gives it (:func:`reach_theta`: reach 0 changes about the hint only, reach 1 the whole region
 up to its edges). Where things are is read from the lightness and from the frozen encoder's grey
 content descriptors (:func:`semantic_guide`): a sleeve and the wall behind it of the same grey are
-still two things, so the spread stops between them. The colours underneath come from a sub-net that reads the user's hints apart from
-the references' (or, with an older sub-net, from a run without them), so the hints the references
-give cannot drown them, and a purple sleeve stays a sleeve.
+still two things, so the spread stops between them. The colours underneath come from a sub-net
+that reads the user's hints apart from the references' (or, with an older sub-net, from a run
+without them), so the hints the references give cannot drown them, and a purple sleeve stays a
+sleeve.
 
 A sub-net with a user-hint input reads the hints as :func:`user_hint_planes`: their colours spread
 over the regions they claim, and the claim itself, so it sees where each hint reaches instead of
@@ -34,8 +35,9 @@ USER_SIGMA_S = 96.0  # reach in working pixels
 USER_SIGMA_R = 128.0  # lightness step costing as much as USER_SIGMA_S pixels of travel
 USER_SIGMA_GUIDE = 2.5  # step of the semantic guide (in its standard deviations) costing as much
 GUIDE_COMPONENTS = 3  # principal components of the content descriptors the guide keeps
+GUIDE_MIN_SPREAD = 0.1  # floor of that deviation, in the unit descriptors' units (photos: 0.2-0.3)
 USER_THETA = 0.25  # influence at which a hint's change applies in full, at the default reach (0.5)
-USER_ITERATIONS = 2  # filter passes: a third faster than 3, recolour F1 0.63 against 0.64 on dev
+USER_ITERATIONS = 2  # filter passes: a third faster than 3 (recolour F1 0.63 against 0.64 on dev, lightness only)
 
 
 def reach_theta(reach: float) -> float:
@@ -59,9 +61,10 @@ def _thetas(centres: Sequence[tuple[int, int]], theta: float | Sequence[float]) 
 def semantic_guide(descriptors: np.ndarray, size: tuple[int, int], components: int = GUIDE_COMPONENTS) -> np.ndarray:
     """What things are where, as a guide for the edge-aware filter: the content descriptors
     ``descriptors`` (C, h, w) of the grey photo (core.matching) projected on their ``components``
-    principal directions, in units of their standard deviation, upsampled bilinearly to ``size``
-    (H, W); float32 (components, H, W). Deterministic (an exact eigendecomposition); a photo whose
-    cells all look alike gives a flat guide."""
+    principal directions, divided by the projections' pooled standard deviation (at least
+    GUIDE_MIN_SPREAD, so that a near-uniform photo's noise is not blown up into edges), upsampled
+    bilinearly to ``size`` (H, W); float32 (components, H, W). Deterministic (an exact
+    eigendecomposition); a photo whose cells all look alike gives a flat guide."""
     descriptors = np.asarray(descriptors, dtype=np.float64)
     if descriptors.ndim != 3 or min(descriptors.shape) < 1:
         raise ValueError(f"descriptors must be shaped (C, h, w), got {descriptors.shape}")
@@ -69,11 +72,9 @@ def semantic_guide(descriptors: np.ndarray, size: tuple[int, int], components: i
     cells = descriptors.reshape(channels, h * w).T
     cells = cells - cells.mean(axis=0)
     _, vectors = np.linalg.eigh(cells.T @ cells)  # ascending eigenvalues
-    projected = cells @ vectors[:, ::-1][:, :components]  # (h * w, components)
-    spread = projected.std()
-    if not spread > 1e-8:
-        return np.zeros((components, *size), np.float32)
-    planes = torch.from_numpy((projected / spread).T.reshape(1, -1, h, w).astype(np.float32))
+    projected = cells @ vectors[:, ::-1][:, : min(components, channels)]  # (h * w, components)
+    projected = projected / max(float(projected.std()), GUIDE_MIN_SPREAD)
+    planes = torch.from_numpy(projected.T.reshape(1, -1, h, w).astype(np.float32))
     guide = torch.nn.functional.interpolate(planes, size=tuple(size), mode="bilinear", align_corners=False)[0]
     return np.ascontiguousarray(guide.numpy())
 
@@ -95,7 +96,7 @@ def user_hint_influence(
     centres: Sequence[tuple[int, int]], weights: EdgeWeights, theta: float | Sequence[float] = USER_THETA
 ) -> np.ndarray:
     """(H, W) in [0, 1]: 1 where the hints at ``centres`` ((y, x) working pixels) claim the pixel,
-    fading to 0 with distance and across lightness edges (``theta``: one for all, or one per hint).
+    fading to 0 with distance and across the weights' edges (``theta``: one for all, or one per hint).
     Where it is 1, sampled or matched hints may step aside."""
     return influence(centres, weights, [1.0 / t for t in _thetas(centres, theta)]).astype(np.float32)
 

@@ -299,6 +299,11 @@ class ColorWorker(QObject):
         with self._lock:
             return self._stopping or self._pending_preview is not None
 
+    def _work_waiting(self) -> bool:
+        """A newer preview or any other request waits (work done ahead stops for it)."""
+        with self._lock:
+            return self._stopping or self._pending_preview is not None or bool(self._jobs)
+
     def _may_stop_preview(self) -> bool:
         """A preview being computed stops for a newer edit only while the screen is fresh: once
         nothing has been shown for LIVE_INTERVAL, it finishes, so a fast drag still shows results."""
@@ -434,9 +439,11 @@ class ColorWorker(QObject):
         seconds = preview.seconds + time.perf_counter() - started
         self.preview_ready.emit(tag, replace(quick, image=array_to_qimage(rgb), final=True, seconds=seconds))
         try:  # while the user looks: what a first reference or hint on this photo would wait for
-            colorizer.prepare(edit, cancel=self._newer_preview_waiting)
+            colorizer.prepare(edit, cancel=self._work_waiting)
         except Cancelled:
             raise _Stale from None
+        except Exception:  # noqa: BLE001 - best effort: the edit that needs it computes it and reports
+            traceback.print_exc()
 
     def _open(self, tag: int, request: OpenPhoto) -> OpenedPhoto:
         path = request.path

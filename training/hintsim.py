@@ -20,6 +20,7 @@ from core.user_edit import reach_theta, user_edit_weights, user_hint_influence, 
 # it had the guide: 64 working pixels per 50 L units.
 CLAIM_SIGMA_S, CLAIM_SIGMA_R = 64.0, 50.0
 
+
 @dataclass(frozen=True)
 class HintSimulation:
     no_hint_share: float = 0.2  # samples that learn fully automatic colorization

@@ -127,8 +127,16 @@ def test_prepare_computes_ahead_what_a_first_reference_and_hint_wait_for(
     colorizer.prepare(hinted)
     assert Counter(colorizer.stage_calls) == before
     assert np.allclose(cold.preview(hinted).ab, colorizer.preview(hinted).ab, atol=1e-5)
+    # Stopped once it has begun, it caches nothing half-done; asked again, it computes each stage once.
+    fresh = Colorizer(config, tiny_models)
+    fresh.hold(grey_photo_pixels(96, 144), "grandma")
+    fresh.preview(edit)
+    answers = iter([False])  # go on at the start, stop at the first stage
     with pytest.raises(Cancelled):
-        cold.prepare(edit, cancel=lambda: True)
+        fresh.prepare(edit, cancel=lambda: next(answers, True))
+    before = Counter(fresh.stage_calls)
+    fresh.prepare(edit)
+    assert Counter(fresh.stage_calls) - before == Counter({"encode_target": 1, "describe_target": 1, "user_weights": 1})
 
 
 def test_an_unrelated_reference_is_not_even_transferred(colorizer, edit, astronaut):

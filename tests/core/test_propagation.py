@@ -234,6 +234,9 @@ def test_semantic_guide_separates_what_the_descriptors_tell_apart():
     assert np.allclose(left, left[:, :1, :1], atol=1e-4) and np.allclose(right, right[:, :1, :1], atol=1e-4)
     assert np.abs(left[:, 0, 0] - right[:, 0, 0]).sum() > 1.5  # apart, in standard deviations
     assert not semantic_guide(np.ones((16, 4, 8), np.float32), (32, 64)).any()  # all alike: flat
+    nearly_alike = 1.0 + 1e-4 * rng.standard_normal((16, 4, 8))
+    assert np.abs(semantic_guide(nearly_alike, (32, 64))).max() < 0.05  # its noise is not blown up
+    assert semantic_guide(descriptors[:2], (32, 64)).shape == (2, 32, 64)  # fewer channels than components
     with pytest.raises(ValueError):
         semantic_guide(np.ones((4, 8), np.float32), (32, 64))
 

@@ -4,11 +4,13 @@ never a crash. Every request carries the whole edit; the worker keeps none."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from desktop_fakes import FakeColorizer
 from PySide6.QtCore import Qt, QThread
 
+from core.api import Cancelled
 from core.edit import Edit, Hint, Reference
 from desktop.settings import EngineOptions
 from desktop.worker import CheckedReference, CheckReference, ColorWorker, Configure, Export, OpenedPhoto, OpenPhoto, PreviewResult, ProbePoint
@@ -109,12 +111,61 @@ def test_a_display_render_is_abandoned_for_a_newer_request(start_worker, qtbot, 
     assert finals == [2]  # 1 never finished its display render
 
 
+class PreparingColorizer(FakeColorizer):
+    """Records how many previews were out when it was asked to prepare; ``hold`` keeps it preparing
+    until other work waits (then it stops, as the real one does); ``fail`` makes it raise."""
+
+    def __init__(self, options=None, hold: bool = False, fail: bool = False) -> None:
+        super().__init__(options)
+        self.hold_on, self.fail = hold, fail
+        self.started = threading.Event()
+        self.stopped_for_work = False
+        self.previews_out: list[int] = []
+        self.count_previews = lambda: 0
+
+    def prepare(self, edit, cancel=None) -> None:
+        self.previews_out.append(self.count_previews())
+        self.started.set()
+        if self.fail:
+            raise RuntimeError("out of memory while preparing")
+        while self.hold_on and not cancel():
+            time.sleep(0.005)
+        if cancel():
+            self.stopped_for_work = True
+            raise Cancelled()
+        super().prepare(edit, cancel)
+
+
+def start_preparing(start_worker, **kwargs):
+    made = []
+    worker, events = start_worker(lambda o: made.append(PreparingColorizer(o, **kwargs)) or made[-1])
+    worker.submit(1, OpenPhoto("unused"))  # fails (no such file), but builds the colorizer first
+    return worker, events, made
+
+
 def test_after_a_preview_the_photo_is_prepared_for_a_first_reference_or_hint(start_worker, qtbot, photos):
-    fakes = []
-    worker, events = start_worker(lambda o: fakes.append(FakeColorizer(o)) or fakes[-1])
-    worker.request_preview(1, Edit(str(photos["photo"]), working_size=64))
-    qtbot.waitUntil(lambda: bool(fakes) and fakes[-1].stage_calls["prepare"] == 1, timeout=10_000)
-    assert [r.final for _, r in events.of("preview_ready")] == [False, True]  # shown first, prepared after
+    worker, events, made = start_preparing(start_worker)
+    qtbot.waitUntil(lambda: bool(made) and bool(events.of("failed")), timeout=10_000)
+    made[-1].count_previews = lambda: len(events.of("preview_ready"))
+    worker.request_preview(2, Edit(str(photos["photo"]), working_size=64))
+    qtbot.waitUntil(lambda: made[-1].stage_calls["prepare"] == 1, timeout=10_000)
+    assert made[-1].previews_out == [2]  # after the quick and the final image were out
+
+
+def test_preparing_stops_for_any_request_and_never_fails_a_preview(start_worker, qtbot, photos):
+    worker, events, made = start_preparing(start_worker, hold=True)
+    qtbot.waitUntil(lambda: bool(made) and bool(events.of("failed")), timeout=10_000)
+    worker.request_preview(2, Edit(str(photos["photo"]), working_size=64))
+    assert made[-1].started.wait(10)
+    worker.submit(3, OpenPhoto(str(photos["photo"])))  # not a preview: preparing still gives way
+    qtbot.waitUntil(lambda: any(tag == 3 for tag, _ in events.of("finished")), timeout=10_000)
+    assert made[-1].stopped_for_work
+    made[-1].hold_on, made[-1].fail = False, True
+    worker.request_preview(4, Edit(str(photos["photo"]), blend=0.5, working_size=64))
+    qtbot.waitUntil(lambda: any(tag == 4 and r.final for tag, r in events.of("preview_ready")), timeout=10_000)
+    worker.submit(5, OpenPhoto(str(photos["photo"])))  # handled after the failed preparation
+    qtbot.waitUntil(lambda: any(tag == 5 for tag, _ in events.of("finished")), timeout=10_000)
+    assert [tag for tag, _ in events.of("failed")] == [1]  # only the missing file
 
 
 def test_preview_result_carries_the_images_palette_and_marker_lightness(start_worker, qtbot, photos):
