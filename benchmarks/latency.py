@@ -42,7 +42,7 @@ from core.api import ENCODERS, Colorizer, ColorizerConfig, Edit, Hint, Models  #
 from core.device import describe, resolve_device  # noqa: E402
 from core.imageio import Photo, photo_from_array  # noqa: E402
 from core.models import ColorNet, TransferDecoder, TransferNet  # noqa: E402
-from core.networks import global_encoder_for, load_encoder, place_colornet, weights_source  # noqa: E402
+from core.networks import global_encoder_for, load_encoder, place_colornet, place_net, weights_source  # noqa: E402
 from core.weights import DEFAULT_COLORNET, WeightsError, find_weights, load_weights, vgg19_weights_path  # noqa: E402
 
 DEFAULT_WIDTHS = (0.125, 0.25, 0.5, 1.0)
@@ -99,11 +99,11 @@ def build_models(width: float, encoder_name: str, device: torch.device, seed: in
         decoder.load_state_dict(data["state_dict"])
     except (WeightsError, RuntimeError):
         notes.append(f"decoder for {encoder_name} has random weights")
-    colornet = place_colornet(colornet, device)  # as load_models does
-    transfer = TransferNet(encoder, decoder).eval().to(device)
-    global_encoder = global_encoder_for(colornet, encoder)
+    colornet = place_colornet(colornet, device)  # as load_models does (channels-last on the CPU)
+    transfer = place_net(TransferNet(encoder, decoder).eval(), device)
+    global_encoder = global_encoder_for(colornet, transfer.encoder)
     if global_encoder is not None:
-        global_encoder = global_encoder.to(device)
+        global_encoder = place_net(global_encoder, device)
     return BuiltModels(Models(colornet=colornet, transfer=transfer, device=device, global_encoder=global_encoder), notes)
 
 
@@ -198,11 +198,14 @@ def measure_session(built: BuiltModels, args, target: Photo, reference: Photo, w
     values["prepare"] = median_ms(lambda: colorizer.prepare(edit), args.repeats, setup=open_target)
     # A new reference on an opened photo, prepared as the app leaves it; and cold, added before the
     # preparation (the target's features are computed with it: the worst case). Both a moment after
-    # the photo opened, as a user pins one: straight after the preparation, this CPU ran the next
-    # encoder passes slower, so that the prepared case measured no faster than the cold one.
+    # the photo opened, as a user pins one (straight after the preparation this CPU ran the next
+    # encoder passes slower), and taking turns, so that the machine's drift touches both alike.
     prepared = lambda: (open_target(), colorizer.prepare(edit))  # noqa: E731
-    values["reference"] = median_ms(add_reference, args.repeats, setup=prepared, pause=REFERENCE_PAUSE)
-    values["reference_cold"] = median_ms(add_reference, args.repeats, setup=open_target, pause=REFERENCE_PAUSE)
+    warm, cold = [], []
+    for _ in range(args.repeats):
+        warm.append(median_ms(add_reference, 1, setup=prepared, pause=REFERENCE_PAUSE))
+        cold.append(median_ms(add_reference, 1, setup=open_target, pause=REFERENCE_PAUSE))
+    values["reference"], values["reference_cold"] = statistics.median(warm), statistics.median(cold)
     values["blend"] = median_ms(move_blend, args.repeats)
     values["hint"] = median_ms(add_hint, args.repeats)
     values["render"] = median_ms(lambda: colorizer.render(edit), args.repeats)

@@ -30,7 +30,7 @@ from core.device import describe
 from core.edit import Edit, EditError, Hint, Reference
 from core.hints import ab_to_rgb8, rgb8_to_ab, snap_ab
 from core.imageio import ImageError, OverwriteError, Photo, load_photo, photo_from_array, save_image
-from core.networks import Models, global_encoder_for, load_colornet, load_encoder, load_models, place_colornet
+from core.networks import Models, global_encoder_for, load_colornet, load_encoder, load_models, place_colornet, place_net
 from core.pipeline import Job, Nets, Pipeline, Source, StageCache, Target, colour_at, reference_source, working_pixel, working_size_for
 from core.upsample import Cancelled, fit_guided, render_strips, resize_lightness
 from core.weights import WeightsError
@@ -151,7 +151,7 @@ class Colorizer:
                 colornet, metadata = load_colornet(model, self.config.allow_random_weights)
             colornet = place_colornet(colornet, self.device)
             encoder = global_encoder_for(colornet, self.models.transfer.encoder, self.config.allow_random_weights)
-            self._colornets[model] = Nets(colornet, None if encoder is None else encoder.to(self.device))
+            self._colornets[model] = Nets(colornet, None if encoder is None else place_net(encoder, self.device))
             self.metadata.setdefault("models", {})[model] = metadata
         return self._colornets[model]
 

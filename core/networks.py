@@ -120,10 +120,10 @@ def global_encoder_for(
 
 def place_colornet(colornet: ColorNet, device: torch.device) -> ColorNet:
     """``colornet`` on ``device`` in eval mode (channels-last on the CPU, where it runs faster)."""
-    return _place(colornet.eval(), device)
+    return place_net(colornet.eval(), device)
 
 
-def _place(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def place_net(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``net`` on ``device``; on the CPU channels-last, where convolutions (the encoder's depthwise
     ones most) run faster: adding a reference 265 -> 230 ms."""
     net = net.to(device)
@@ -141,6 +141,6 @@ def load_models(config: ColorizerConfig | None = None) -> Models:
     colornet = place_colornet(colornet, device)
     global_encoder = global_encoder_for(colornet, transfer.encoder, config.allow_random_weights)
     if global_encoder is not None:
-        global_encoder = _place(global_encoder, device)
+        global_encoder = place_net(global_encoder, device)
     metadata = {"colornet": colornet_metadata, "decoder": decoder_metadata}
-    return Models(colornet, _place(transfer, device), device, metadata, global_encoder)
+    return Models(colornet, place_net(transfer, device), device, metadata, global_encoder)
