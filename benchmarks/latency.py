@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.api import ENCODERS, Colorizer, ColorizerConfig, Edit, Hint, Models  # noqa: E402
-from core.device import describe, resolve_device  # noqa: E402
+from core.device import PRECISIONS, describe, inference_dtype, resolve_device  # noqa: E402
 from core.imageio import Photo, photo_from_array  # noqa: E402
 from core.models import ColorNet, TransferDecoder, TransferNet  # noqa: E402
 from core.networks import global_encoder_for, load_encoder, place_colornet, place_net, weights_source  # noqa: E402
@@ -71,7 +71,10 @@ class BuiltModels:
         return sum(p.numel() for p in self.models.colornet.parameters()) / 1e6
 
 
-def build_models(width: float, encoder_name: str, device: torch.device, seed: int = 0, colornet_weights: str = DEFAULT_COLORNET) -> BuiltModels:
+def build_models(
+    width: float, encoder_name: str, device: torch.device, seed: int = 0, colornet_weights: str = DEFAULT_COLORNET,
+    precision: str = "auto",
+) -> BuiltModels:
     """A ColorNet of ``width`` and a transfer net on ``encoder_name``, trained weights where they
     exist (same width / same encoder), random ones otherwise. Other widths keep the trained net's
     options (hint fill, global fusion), so every row does the same work."""
@@ -99,11 +102,11 @@ def build_models(width: float, encoder_name: str, device: torch.device, seed: in
         decoder.load_state_dict(data["state_dict"])
     except (WeightsError, RuntimeError):
         notes.append(f"decoder for {encoder_name} has random weights")
-    colornet = place_colornet(colornet, device)  # as load_models does (channels-last on the CPU)
-    transfer = place_net(TransferNet(encoder, decoder).eval(), device)
+    colornet = place_colornet(colornet, device, precision)  # as load_models does (channels-last on the CPU)
+    transfer = place_net(TransferNet(encoder.freeze().fuse_batchnorm(), decoder).eval(), device, precision)
     global_encoder = global_encoder_for(colornet, transfer.encoder)
     if global_encoder is not None:
-        global_encoder = place_net(global_encoder, device)
+        global_encoder = place_net(global_encoder, device, precision)
     return BuiltModels(Models(colornet=colornet, transfer=transfer, device=device, global_encoder=global_encoder), notes)
 
 
@@ -161,7 +164,9 @@ class Row:
 
 
 def measure_session(built: BuiltModels, args, target: Photo, reference: Photo, workdir: Path) -> dict[str, float]:
-    config = ColorizerConfig.from_options(working_size=args.size, device=str(built.models.device), allow_random_weights=True)
+    config = ColorizerConfig.from_options(
+        working_size=args.size, device=str(built.models.device), allow_random_weights=True, precision=args.precision
+    )
     colorizer = Colorizer(config, built.models)
     rng = np.random.default_rng(0)
     W, H = target.size
@@ -218,6 +223,7 @@ def measure_peak_rss(args, width: float, encoder: str, scan: Path, reference: Pa
     command = [
         sys.executable, str(Path(__file__).resolve()), "--rss-probe",
         "--widths", str(width), "--encoders", encoder, "--size", str(args.size), "--device", args.device,
+        "--precision", args.precision,
         "--probe-files", str(scan), str(reference),
     ]  # fmt: skip
     if args.threads:
@@ -233,9 +239,10 @@ def measure_peak_rss(args, width: float, encoder: str, scan: Path, reference: Pa
 def rss_probe(args) -> int:
     """Child process of measure_peak_rss: one whole session, then print the peak RSS."""
     device = resolve_device(args.device)
-    built = build_models(args.widths[0], args.encoders[0], device, colornet_weights=args.colornet or DEFAULT_COLORNET)
+    colornet = args.colornet or DEFAULT_COLORNET
+    built = build_models(args.widths[0], args.encoders[0], device, colornet_weights=colornet, precision=args.precision)
     scan_path, reference_path = (Path(p) for p in args.probe_files)
-    config = ColorizerConfig.from_options(working_size=args.size, device=str(device), allow_random_weights=True)
+    config = ColorizerConfig.from_options(working_size=args.size, device=str(device), allow_random_weights=True, precision=args.precision)
     colorizer = Colorizer(config, built.models)
     edit = Edit(str(scan_path), working_size=args.size)
     colorizer.preview(edit)
@@ -299,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="measurements per number; the median is shown (default 5)")
     parser.add_argument("--size", type=int, default=ColorizerConfig.working_size, help="working size (short side)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="auto (default): bfloat16 inference on CPUs that compute it natively, as the app does; float32: always",
+    )
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--colornet", metavar="NAME|FILE", help="colorization sub-net weights (default: the shipped ones)")
@@ -322,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
 
     export_mp, rss_mp, reference_mp = (0.5, 1.0, 0.5) if args.quick else (12.0, 24.0, 12.0)
     device = resolve_device(args.device)
+    reduced = inference_dtype(device, args.precision)
     print(f"Heirloom latency on {describe(device)}, torch {torch.__version__}, working size {args.size}, "
+          f"inference in {'float32' if reduced is None else str(reduced).removeprefix('torch.')}, "
           f"{args.repeats} repeat(s){' (quick run)' if args.quick else ''}")  # fmt: skip
     target, reference = grey_photo(export_mp), colour_photo(reference_mp)
     rows: list[Row] = []
@@ -335,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             Image.fromarray(grey_photo(rss_mp).pixels).save(scan, quality=92)
             Image.fromarray(colour_photo(reference_mp).pixels).save(reference_file, quality=92)
         for encoder, width in itertools.product(args.encoders, args.widths):
-            built = build_models(width, encoder, device, colornet_weights=args.colornet or DEFAULT_COLORNET)
+            built = build_models(width, encoder, device, colornet_weights=args.colornet or DEFAULT_COLORNET, precision=args.precision)
             print(f"  measuring {encoder} x {width:g} ...", file=sys.stderr, flush=True)
             values = measure_session(built, args, target, reference, workdir)
             if not args.no_rss:

@@ -149,9 +149,9 @@ class Colorizer:
             with torch.random.fork_rng():
                 torch.manual_seed(self.config.seed)
                 colornet, metadata = load_colornet(model, self.config.allow_random_weights)
-            colornet = place_colornet(colornet, self.device)
+            colornet = place_colornet(colornet, self.device, self.config.precision)
             encoder = global_encoder_for(colornet, self.models.transfer.encoder, self.config.allow_random_weights)
-            self._colornets[model] = Nets(colornet, None if encoder is None else place_net(encoder, self.device))
+            self._colornets[model] = Nets(colornet, None if encoder is None else place_net(encoder, self.device, self.config.precision))
             self.metadata.setdefault("models", {})[model] = metadata
         return self._colornets[model]
 

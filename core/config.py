@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from core.device import PRECISIONS
 from core.edit import DEFAULT_WORKING_SIZE, WORKING_SIZE_RANGE
 from core.weights import DEFAULT_COLORNET
 
@@ -25,6 +26,9 @@ HINT_PATCH = 3  # side of the square patch a sampled hint covers, in working pix
 class ColorizerConfig:
     working_size: int = DEFAULT_WORKING_SIZE  # short side of the working image (an Edit may ask for another)
     device: str = "auto"  # auto | cpu | cuda | mps
+    # auto: the frozen encoder and the colorization sub-net infer in bfloat16 on CPUs that compute
+    # it natively (core.models.precision; about twice as fast), float32 elsewhere; float32: always.
+    precision: str = "auto"
     colornet: str = DEFAULT_COLORNET  # weights name (registry) or path to a weights file
     encoder: str = "efficientnet_lite0"  # efficientnet_lite0 (bundled) | vgg19 (user-supplied weights)
     decoder: str = ""  # weights name or path; "" = the default decoder of the encoder
@@ -55,6 +59,8 @@ class ColorizerConfig:
         low_size, high_size = WORKING_SIZE_RANGE
         if not low_size <= self.working_size <= high_size:
             raise ValueError(f"working size must be between {low_size} and {high_size} pixels, got {self.working_size}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{self.precision}'; choose one of {', '.join(PRECISIONS)}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder '{self.encoder}'; choose one of {', '.join(ENCODERS)}")
         if not -1.0 <= self.match_threshold <= 1.0:

@@ -47,6 +47,7 @@ STRONG_SIMILARITY = 0.75  # a mutual match this close counts towards the referen
 RELATEDNESS_RANGE = (0.02, 0.10)  # share of strongly matched photo cells ramped to relatedness 0..1
 HINT_CONFIDENCE = 0.2  # confidence a photo pixel needs for its warped colour to become a hint
 LOOSE_STRENGTH = 0.45  # how far an unrelated reference's warped colours move the automatic ones
+TOP_K_BLOCK = 64  # columns per block of the similarity search (top_k_rows)
 TRANSFER_COVERAGE = 0.02  # warp coverage up to which the transfer's own hints fade in from none
 
 
@@ -118,6 +119,24 @@ def reference_cells(sources: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Ref
     return ReferenceCells(torch.cat(keys), torch.cat(colours))
 
 
+def top_k_rows(values: torch.Tensor, k: int, block: int = TOP_K_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
+    """``values.topk(k, dim=1)`` (largest, sorted) of a (n, M) matrix: the same values and indices
+    (but where values tie), faster for long rows. Only the ``k`` blocks of ``block`` columns with
+    the highest maxima can hold a row's ``k`` largest values (any other block has ``k`` larger
+    values in front of its maximum), so it takes block maxima, then the ``k`` largest among those
+    blocks' values: half the time at 1,536 x 6,464. Rows whose length is no multiple of ``block``,
+    or short ones, go to topk."""
+    n, m = values.shape
+    if m % block or m // block <= 2 * k:
+        top, index = values.topk(k, dim=1)
+        return top, index
+    blocks = values.view(n, m // block, block)
+    top_blocks = blocks.amax(dim=2).topk(k, dim=1).indices  # (n, k)
+    picked = blocks.gather(1, top_blocks[:, :, None].expand(-1, -1, block)).reshape(n, k * block)
+    top, local = picked.topk(k, dim=1)
+    return top, top_blocks.gather(1, local // block) * block + local % block
+
+
 def soft_warp(
     target: torch.Tensor,
     cells: ReferenceCells,
@@ -139,14 +158,18 @@ def soft_warp(
         if not low < high:
             raise ValueError(f"a range must have low < high, got ({low}, {high})")
     queries = target[0].reshape(channels, h * w).T  # (n, C)
-    similarity = queries @ cells.keys.T  # (n, M)
-    value, index = similarity.topk(min(top_k, similarity.shape[1]), dim=1)
+    count = cells.keys.shape[0]
+    padding = (-count) % TOP_K_BLOCK  # zero keys, so that the rows split into whole blocks
+    keys = torch.cat((cells.keys, cells.keys.new_zeros(padding, channels))) if padding else cells.keys
+    similarity = queries @ keys.T  # (n, M + padding)
+    similarity[:, count:] = float("-inf")
+    value, index = top_k_rows(similarity, min(top_k, count))
     weights = torch.softmax(value / temperature, dim=1)  # (n, k)
     ab = (weights[:, :, None] * cells.colours[index]).sum(dim=1)  # (n, 2)
     best = value[:, 0]
-    # Mutual: the best reference cell's own best photo cell is this one (only those columns are searched).
-    chosen, column = index[:, 0].unique(return_inverse=True)
-    mutual = similarity.index_select(1, chosen).argmax(dim=0)[column] == torch.arange(h * w, device=target.device)
+    # Mutual: no other photo cell is more similar to this one's best reference cell (a column
+    # maximum: much faster than the column argmax, and the same but for exact ties).
+    mutual = best >= similarity.amax(dim=0)[index[:, 0]]
     strong = float((mutual & (best >= STRONG_SIMILARITY)).float().mean())
     relatedness = min(1.0, max(0.0, (strong - relatedness_range[0]) / (relatedness_range[1] - relatedness_range[0])))
     low, high = confidence_range

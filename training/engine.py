@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from core.device import resolve_device
+from core.device import PRECISIONS, native_bfloat16, resolve_device
 from core.files import atomic_output
 from training.data import CropSampler, PhotoCache, oversample, parse_repeats, split_indices
 
@@ -55,6 +55,9 @@ class TrainConfig:
     limit: int | None = None  # use only the first N photos (smoke runs)
     repeat: str = ""  # oversample folders of the library, e.g. "bsds_train=8,imagenet_sample=2"
     device: str = "auto"
+    # auto: mixed precision on a CUDA GPU, and bfloat16 autocast on a CPU that computes it natively
+    # (Intel AMX or AVX-512 BF16; core.device.native_bfloat16); float32: never.
+    precision: str = "auto"
     resume: bool = False
 
 
@@ -212,9 +215,13 @@ class Trainer:
         self.base_model = model
         self.optimizer = torch.optim.AdamW(self.task.trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg.warmup, cfg.steps))
-        # Mixed precision on CUDA: bfloat16 where the GPU has it, else float16 with loss scaling.
-        self.amp = self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
+        # Mixed precision on CUDA (bfloat16 where the GPU has it, else float16 with loss scaling) and
+        # on CPUs with native bfloat16 (bfloat16 autocast); float32 elsewhere or when asked.
+        if cfg.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{cfg.precision}'; choose one of {', '.join(PRECISIONS)}")
+        self.amp = cfg.precision == "auto" and (self.device.type == "cuda" or native_bfloat16(self.device))
+        cuda_half = self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        self.amp_dtype = torch.float16 if cuda_half else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.step, self.epoch, self.position = 0, 0, 0
         self.history: list[dict] = []

@@ -43,6 +43,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from core.color import lab_to_rgb, rgb_to_lab
+from core.device import PRECISIONS
 from training.baselines import (
     GeodesicMethod,
     GrayMethod,
@@ -440,6 +441,7 @@ def heirloom_factory(
     colornet: str | Path | None = None,
     decoder: str | Path | None = None,
     hint_density: float | None = None,
+    precision: str = "auto",
 ) -> Callable[[], Any]:
     """A zero-argument builder of the app's colorizer at the evaluation's working size.
 
@@ -452,7 +454,7 @@ def heirloom_factory(
 
         config = ColorizerConfig.from_options(
             device=device, model=colornet, working_size=IMAGE_SIZE, decoder=decoder, hint_density=hint_density,
-            allow_random_weights=False,
+            allow_random_weights=False, precision=precision,
         )
         return Colorizer(config)
 
@@ -498,6 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--contact-sheet", type=Path, metavar="OUT.png", help="write a PNG of the first results"
     )
     parser.add_argument("--device", help="device for the Heirloom model, e.g. cpu or cuda")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="auto (default): bfloat16 inference on CPUs that compute it natively; float32: always",
+    )
     parser.add_argument("--colornet", metavar="NAME|FILE", help="colorization sub-net weights to score")
     parser.add_argument("--decoder", metavar="NAME|FILE", help="transfer decoder weights to score")
     parser.add_argument("--hint-density", type=float, help="share of pixels sampled as hints from the transfer")
@@ -522,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _build_methods(args: argparse.Namespace) -> list[Method]:
     builders: dict[str, Callable[[], Method]] = {
         "heirloom": lambda: HeirloomMethod(
-            heirloom_factory(args.device, args.colornet, args.decoder, args.hint_density)
+            heirloom_factory(args.device, args.colornet, args.decoder, args.hint_density, args.precision)
         ),
         "gray": GrayMethod,
         "nearest": NearestHintMethod,
@@ -589,6 +595,7 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
     if any(method.name == "heirloom" for method in methods):
         result["model"] = {
             "device": args.device,
+            "precision": args.precision,
             "colornet": args.colornet,
             "decoder": args.decoder,
             "hint_density": args.hint_density,

@@ -13,6 +13,7 @@ from torch import nn
 
 from core.color import normalize_ab, normalize_l, unnormalize_ab
 from core.hints import push_pull_fill
+from core.models.precision import reduced_precision
 
 NUM_AB_CLASSES = 529
 USER_INPUTS = 7  # L, hint ab, hint mask, user ab, user claim
@@ -69,6 +70,8 @@ class ColorNet(nn.Module):
     the colours of dense reference hints.)
     """
 
+    inference_dtype: tuple[str, torch.dtype] | None = None  # core.models.precision: set for inference
+
     def __init__(
         self,
         width: float = 1.0,
@@ -115,6 +118,7 @@ class ColorNet(nn.Module):
             self.spatial_fusion = nn.ModuleList(nn.Conv2d(d, c512, 1) for d in self.spatial_dims)
             self.spatial_mix = nn.Sequential(nn.ReLU(True), nn.Conv2d(c512, c512, 3, padding=1))
 
+    @reduced_precision
     def forward(
         self,
         L: torch.Tensor,

@@ -14,8 +14,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from core.models.encoder import Encoder, Tap
+from core.models.precision import reduced_precision
 
 _BN_EPS = 1e-3
 
@@ -53,9 +55,18 @@ class SameConv2d(nn.Conv2d):
         sh, sw = self.stride
         pad_h = max((math.ceil(h / sh) - 1) * sh + kh - h, 0)
         pad_w = max((math.ceil(w / sw) - 1) * sw + kw - w, 0)
-        if pad_h or pad_w:
-            x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        if pad_h % 2 == 0 and pad_w % 2 == 0:  # symmetric: the convolution pads without a copy
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pad_h // 2, pad_w // 2), self.dilation, self.groups)
+        x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _fold(module: nn.Module, conv: str, bn: str) -> None:
+    """Replace ``module.<conv>`` by its fusion with the eval-mode ``module.<bn>``, and that by Identity."""
+    norm = getattr(module, bn)
+    if isinstance(norm, nn.BatchNorm2d):
+        setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv).eval(), norm.eval()))
+        setattr(module, bn, nn.Identity())
 
 
 class _MBConv(nn.Module):
@@ -71,6 +82,12 @@ class _MBConv(nn.Module):
         self._project_conv = SameConv2d(mid, out_ch, 1, bias=False)
         self._bn2 = nn.BatchNorm2d(out_ch, eps=_BN_EPS)
         self.residual = stride == 1 and in_ch == out_ch
+
+    def fuse_batchnorm(self) -> None:
+        """Fold each BatchNorm into the convolution before it (inference only: same results, less work)."""
+        pairs = (("_expand_conv", "_bn0"),) if self.expand else ()
+        for conv, bn in pairs + (("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")):
+            _fold(self, conv, bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
@@ -108,6 +125,13 @@ class EfficientNetLite0Encoder(Encoder):
         self._tap_blocks = _tap_blocks(self.stages)
         self._last_tap = max(self._tap_blocks)
 
+    def fuse_batchnorm(self) -> "EfficientNetLite0Encoder":
+        _fold(self, "_conv_stem", "_bn0")
+        for block in self._blocks:
+            block.fuse_batchnorm()
+        _fold(self, "_conv_head", "_bn1")
+        return self
+
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu6(self._bn0(self._conv_stem(x)))
 
@@ -129,9 +153,11 @@ class EfficientNetLite0Encoder(Encoder):
         x = F.relu6(self._bn1(self._conv_head(x)))
         return taps, top, x.mean(dim=(2, 3))
 
+    @reduced_precision
     def global_features(self, rgb: torch.Tensor) -> torch.Tensor:
         return self._run(self.normalize(rgb))[2]
 
+    @reduced_precision
     def semantics(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, tuple[torch.Tensor, ...]]:
         """One pass: the taps, the pooled descriptor and the stride-8, -16 and -32 feature maps
         (``spatial_dims`` channels) that a colornet's spatial fusion reads."""

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from core.color import IMAGENET_MEAN, IMAGENET_STD
+from core.models.precision import reduced_precision
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Encoder(nn.Module):
     name: str = ""
     taps: tuple[Tap, ...] = ()
     global_dim: int = 0
+    inference_dtype: tuple[str, torch.dtype] | None = None  # core.models.precision: set for inference
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,6 +40,11 @@ class Encoder(nn.Module):
             p.requires_grad_(False)
         return self
 
+    def fuse_batchnorm(self) -> "Encoder":
+        """For inference: fold BatchNorm layers into the convolutions before them (the same features,
+        fewer passes over memory). The fused encoder no longer loads its checkpoint's state dict."""
+        return self
+
     def train(self, mode: bool = True) -> "Encoder":
         # Frozen: BatchNorm statistics never move, whatever the enclosing module's mode.
         return super().train(False)
@@ -47,6 +54,7 @@ class Encoder(nn.Module):
             raise ValueError(f"encoder input must be RGB shaped (N, 3, H, W), got {tuple(rgb.shape)}")
         return (rgb - self._mean) / self._std
 
+    @reduced_precision
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         """RGB in [0, 1] -> {tap name: features}."""
         return self._features(self.normalize(rgb))

@@ -165,6 +165,7 @@ def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, m
         seen["edit"] = edit
         seen["matching"] = (self.config.match_references, self.config.content_aware)
         seen["hints"] = (self.config.correspondence, self.config.user_edit)
+        seen["precision"] = self.config.precision
         return original_export(self, edit, path, *args, **kwargs)
 
     monkeypatch.setattr(cli.Colorizer, "export", spy)
@@ -183,8 +184,11 @@ def test_references_and_hints_reach_the_colorizer(photos, reference, tmp_path, m
     assert seen["matching"] == (False, False)
     paper = ("--correspondence", "match", "--hints-everywhere", "--size", 64, "-o", tmp_path / "paper.png")
     assert run(photos / "chelsea.png", "-r", reference, *paper) == 0
-    assert seen["hints"] == ("match", False)
+    assert seen["hints"] == ("match", False) and seen["precision"] == "auto"
+    assert run(photos / "chelsea.png", "--precision", "float32", "--size", 64, "-o", tmp_path / "exact.png") == 0
+    assert seen["precision"] == "float32"
     assert run(photos / "chelsea.png", "--correspondence", "nearest") == 2
+    assert run(photos / "chelsea.png", "--precision", "half") == 2
 
 
 def test_parse_hint():

@@ -18,6 +18,7 @@ from core.correspondence import (
     describe_sources,
     reference_cells,
     soft_warp,
+    top_k_rows,
     transfer_hint_density,
     warp_clearance,
     warp_hints,
@@ -130,3 +131,17 @@ def test_bad_inputs_are_refused(describe, chelsea):
         reference_cells([(torch.zeros(1, 3, 2, 2), torch.zeros(3, 8, 8))])
     with pytest.raises(ValueError, match="Lab"):
         describe_sources(describe, [torch.zeros(3, 8, 8)])
+
+
+@pytest.mark.parametrize("shape,k", [((50, 640), 8), ((7, 6464), 8), ((30, 64 * 20), 1), ((5, 100), 8), ((4, 512), 8)])
+def test_top_k_rows_finds_what_topk_finds(shape, k):
+    generator = torch.Generator().manual_seed(shape[1])
+    values = torch.randn(*shape, generator=generator)
+    values[0, :] = values[0, 0]  # a row of ties: the same values
+    values[1, :: 64] += 10.0  # the largest values spread over many blocks
+    values[2, 64:96] += 10.0  # and bunched in one
+    top, index = top_k_rows(values, k)
+    expected = values.topk(k, dim=1)
+    assert torch.equal(top, expected.values)
+    assert torch.equal(values.gather(1, index), top)  # each index points at its value
+    assert torch.equal(index[1:], expected.indices[1:])  # no ties: the same cells

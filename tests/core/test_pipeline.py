@@ -62,9 +62,10 @@ def test_the_global_pass_returns_the_content_descriptors_explicitly(tiny_models)
 
 
 def shipped_colorizer(**options) -> Colorizer:
+    """The shipped weights at working size 128, in float32 (the recorded numbers' precision) unless asked."""
     config = ColorizerConfig(
         working_size=128, device="cpu", colornet=str(WEIGHTS / "colornet.pt"), decoder=str(WEIGHTS / "decoder-efficientnet_lite0.pt"),
-        **options,
+        **{"precision": "float32", **options},
     )
     return Colorizer(config)
 

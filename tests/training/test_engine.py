@@ -147,6 +147,33 @@ def test_class_rebalanced_and_focal_losses_run(small_config):
     assert "ce" in [p for p in seen if p.losses][-1].losses
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_training_autocasts_to_bfloat16_only_where_the_cpu_computes_it(small_config, monkeypatch, native):
+    import training.engine as engine
+
+    monkeypatch.setattr(engine, "native_bfloat16", lambda device: native)
+    casts: list[tuple[bool, torch.dtype]] = []
+    forward = ColorNet.forward
+
+    def recording(self, *args, **kwargs):
+        casts.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(ColorNet, "forward", recording)
+    seen: list[Progress] = []
+    auto = Trainer(ColorNetTask(config := small_config(ColorNetConfig, "auto", steps=2)), config, progress=seen.append)
+    auto.run()
+    assert (auto.amp, auto.amp_dtype) == (native, torch.bfloat16) and not auto.scaler.is_enabled()
+    assert casts and casts[0] == (native, torch.bfloat16)  # the training step's forward pass
+    assert all(np.isfinite(list(p.losses.values())).all() for p in seen if p.losses)
+    casts.clear()
+    exact = Trainer(ColorNetTask(config := small_config(ColorNetConfig, "exact", steps=1, precision="float32")), config)
+    exact.run()
+    assert not exact.amp and casts and not casts[0][0]
+    with pytest.raises(ValueError, match="precision"):
+        Trainer(ColorNetTask(config := small_config(ColorNetConfig, "half", steps=1, precision="half")), config).run()
+
+
 def test_global_fusion_feeds_the_encoder_descriptor(small_config):
     config = small_config(ColorNetConfig, steps=1, global_fusion=True)
     task = ColorNetTask(config)

@@ -425,7 +425,7 @@ def test_cli_explains_bad_input_in_one_sentence(tmp_path, capsys):
 
 
 def test_cli_reports_a_model_that_will_not_load(photo_dir, capsys, monkeypatch):
-    def failing_factory(device=None, colornet=None, decoder=None, hint_density=None):
+    def failing_factory(device=None, colornet=None, decoder=None, hint_density=None, precision="auto"):
         def build():
             raise FileNotFoundError("no weights in /nowhere")
 
