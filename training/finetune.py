@@ -49,6 +49,7 @@ class FinetuneConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads, 0 = torch's default
     device: str = "auto"
+    precision: str = "auto"  # auto: mixed precision where the device computes it natively (training.engine)
     out: str = ""  # keep the working folder (checkpoint, cache) here; default: a temporary folder
 
 
@@ -121,6 +122,7 @@ def run_finetune(
             seed=options.seed,
             threads=options.threads,
             device=device,
+            precision=options.precision,
             width=float(base_data["model_args"].get("width", 1.0)),
             init_from=str(base_file),
         )

@@ -287,6 +287,13 @@ def test_cli_trains_and_prints_the_scan_report(photo_library, tmp_path, capsys):
     assert (tmp_path / "run" / "weights.pt").is_file()
 
 
+def test_cli_refuses_an_unknown_precision_before_reading_photos(photo_library, tmp_path, capsys):
+    assert cli.main(_cli_args(photo_library, tmp_path / "run", "--steps", "2", "--precision", "half")) == 2
+    assert "--precision must be one of auto, float32" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert cli.main(["finetune", "--photos", str(photo_library), "--precision", "half"]) == 2
+
+
 def test_cli_resume_restores_the_saved_config_exactly(photo_library, small_config, tmp_path, capsys):
     options = dict(steps=4, batch_size=2, crop=32, cache_size=48, warmup=2, val_count=4, val_every=1000, checkpoint_every=1000)
     straight = _train(small_config(ColorNetConfig, "straight", **options))
