@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.api import ENCODERS, Colorizer, ColorizerConfig, Edit, Hint, Models  # noqa: E402
-from core.device import PRECISIONS, describe, inference_dtype, resolve_device  # noqa: E402
+from core.device import PRECISIONS, describe, inference_type_name, resolve_device  # noqa: E402
 from core.imageio import Photo, photo_from_array  # noqa: E402
 from core.models import ColorNet, TransferDecoder, TransferNet  # noqa: E402
 from core.networks import global_encoder_for, load_encoder, place_colornet, place_net, weights_source  # noqa: E402
@@ -103,7 +103,7 @@ def build_models(
     except (WeightsError, RuntimeError):
         notes.append(f"decoder for {encoder_name} has random weights")
     colornet = place_colornet(colornet, device, precision)  # as load_models does (channels-last on the CPU)
-    transfer = place_net(TransferNet(encoder.freeze().fuse_batchnorm(), decoder).eval(), device, precision)
+    transfer = place_net(TransferNet(encoder, decoder).eval(), device, precision)
     global_encoder = global_encoder_for(colornet, transfer.encoder)
     if global_encoder is not None:
         global_encoder = place_net(global_encoder, device, precision)
@@ -333,9 +333,8 @@ def main(argv: list[str] | None = None) -> int:
 
     export_mp, rss_mp, reference_mp = (0.5, 1.0, 0.5) if args.quick else (12.0, 24.0, 12.0)
     device = resolve_device(args.device)
-    reduced = inference_dtype(device, args.precision)
     print(f"Heirloom latency on {describe(device)}, torch {torch.__version__}, working size {args.size}, "
-          f"inference in {'float32' if reduced is None else str(reduced).removeprefix('torch.')}, "
+          f"inference in {inference_type_name(device, args.precision)}, "
           f"{args.repeats} repeat(s){' (quick run)' if args.quick else ''}")  # fmt: skip
     target, reference = grey_photo(export_mp), colour_photo(reference_mp)
     rows: list[Row] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
-from core.device import PRECISIONS
+from core.device import check_precision
 from core.edit import DEFAULT_WORKING_SIZE, WORKING_SIZE_RANGE
 from core.weights import DEFAULT_COLORNET
 
@@ -59,8 +59,7 @@ class ColorizerConfig:
         low_size, high_size = WORKING_SIZE_RANGE
         if not low_size <= self.working_size <= high_size:
             raise ValueError(f"working size must be between {low_size} and {high_size} pixels, got {self.working_size}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision '{self.precision}'; choose one of {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder '{self.encoder}'; choose one of {', '.join(ENCODERS)}")
         if not -1.0 <= self.match_threshold <= 1.0:

@@ -50,8 +50,18 @@ def native_bfloat16(device: torch.device) -> bool:
         return False
 
 
+def check_precision(precision: str) -> None:
+    """ValueError unless ``precision`` is one of PRECISIONS."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+
+
 def inference_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The reduced type the networks run inference in on ``device`` (None: float32)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}.")
+    check_precision(precision)
     return torch.bfloat16 if precision == "auto" and native_bfloat16(device) else None
+
+
+def inference_type_name(device: torch.device, precision: str = "auto") -> str:
+    """"bfloat16" or "float32": the type the networks infer in on ``device`` (for reports)."""
+    return str(inference_dtype(device, precision) or torch.float32).removeprefix("torch.")

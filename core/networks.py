@@ -111,13 +111,12 @@ def global_encoder_for(
     colornet: ColorNet, transfer_encoder: torch.nn.Module, allow_random: bool = False
 ) -> EfficientNetLite0Encoder | None:
     """The encoder whose descriptor a global-fusion ``colornet`` reads: the transfer encoder when it
-    is EfficientNet-Lite0, a frozen one of its own (BatchNorm folded, for inference) otherwise; None
-    for a net without global fusion."""
+    is EfficientNet-Lite0, a frozen one of its own otherwise; None for a net without global fusion."""
     if colornet.global_dim <= 0:
         return None
     if isinstance(transfer_encoder, EfficientNetLite0Encoder):
         return transfer_encoder
-    return load_encoder("efficientnet_lite0", allow_random).freeze().fuse_batchnorm()
+    return load_encoder("efficientnet_lite0", allow_random).freeze()
 
 
 def place_colornet(colornet: ColorNet, device: torch.device, precision: str = "auto") -> ColorNet:
@@ -127,9 +126,13 @@ def place_colornet(colornet: ColorNet, device: torch.device, precision: str = "a
 
 
 def place_net(net: torch.nn.Module, device: torch.device, precision: str = "auto") -> torch.nn.Module:
-    """``net`` on ``device``; on the CPU channels-last, where convolutions (the encoder's depthwise
-    ones most) run faster: adding a reference 265 -> 230 ms. Its encoder and colorization sub-net
-    infer in ``core.device.inference_dtype(device, precision)`` (core.models.precision)."""
+    """``net`` placed for inference on ``device``: on the CPU channels-last, where convolutions (the
+    encoder's depthwise ones most) run faster (adding a reference 265 -> 230 ms); any encoder in it
+    with its BatchNorm folded into its convolutions (the same features, faster; it is frozen for
+    good here); its encoder and colorization sub-net inferring in
+    ``core.device.inference_dtype(device, precision)`` (core.models.precision)."""
+    for encoder in [m for m in net.modules() if isinstance(m, Encoder)]:
+        encoder.fuse_batchnorm()
     net = set_inference_dtype(net.to(device), device, inference_dtype(device, precision))
     return net.to(memory_format=torch.channels_last) if device.type == "cpu" else net
 
@@ -143,7 +146,6 @@ def load_models(config: ColorizerConfig | None = None) -> Models:
         colornet, colornet_metadata = load_colornet(config.colornet, config.allow_random_weights)
         transfer, decoder_metadata = load_transfer(config)
     colornet = place_colornet(colornet, device, config.precision)
-    transfer.encoder.fuse_batchnorm()  # frozen for good here: the same features, faster
     global_encoder = global_encoder_for(colornet, transfer.encoder, config.allow_random_weights)
     if global_encoder is not None:
         global_encoder = place_net(global_encoder, device, config.precision)

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from core.device import PRECISIONS, native_bfloat16, resolve_device
+from core.device import check_precision, native_bfloat16, resolve_device
 from core.files import atomic_output
 from training.data import CropSampler, PhotoCache, oversample, parse_repeats, split_indices
 
@@ -217,8 +217,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg.warmup, cfg.steps))
         # Mixed precision on CUDA (bfloat16 where the GPU has it, else float16 with loss scaling) and
         # on CPUs with native bfloat16 (bfloat16 autocast); float32 elsewhere or when asked.
-        if cfg.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision '{cfg.precision}'; choose one of {', '.join(PRECISIONS)}")
+        check_precision(cfg.precision)
         self.amp = cfg.precision == "auto" and (self.device.type == "cuda" or native_bfloat16(self.device))
         cuda_half = self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
         self.amp_dtype = torch.float16 if cuda_half else torch.bfloat16

@@ -43,7 +43,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from core.color import lab_to_rgb, rgb_to_lab
-from core.device import PRECISIONS, inference_dtype, resolve_device
+from core.device import PRECISIONS, inference_type_name, resolve_device
 from training.baselines import (
     GeodesicMethod,
     GrayMethod,
@@ -595,7 +595,7 @@ def main(argv: Sequence[str] | None = None, methods: Sequence[Method] | None = N
     if any(method.name == "heirloom" for method in methods):
         result["model"] = {
             "device": args.device,
-            "precision": str(inference_dtype(resolve_device(args.device), args.precision) or torch.float32).removeprefix("torch."),
+            "precision": inference_type_name(resolve_device(args.device), args.precision),
             "colornet": args.colornet,
             "decoder": args.decoder,
             "hint_density": args.hint_density,
