@@ -4,7 +4,8 @@ within a time budget, then time the GPU path of the app.
     python benchmarks/gpu_session.py --photos slice/            # 8 minutes of training, then latency
     python benchmarks/gpu_session.py --photos slice/ --minutes 5 --out runs/gpu
     python benchmarks/gpu_session.py --photos slice/ --device cpu --minutes 0.5 --limit 200   # dry run
-    python benchmarks/gpu_session.py --make-slice ../shared/datasets/train --slice-dir slice --max-mb 56
+    python benchmarks/gpu_session.py --make-slice ../shared/datasets/train --slice-dir runs/slice --square 192
+    python benchmarks/gpu_session.py --photos runs/slice --set cache_size=192 --set width=0.25 --set init_from= --set lr=1e-3
 
 The shipped configuration (``SHIPPED``, what ``resources/weights/colornet.md`` describes) continues
 from the committed weights rather than starting over. A short probe run measures the seconds per
@@ -13,28 +14,36 @@ fit in what is left of ``--minutes``, so its cosine schedule ends on time instea
 Then ``benchmarks/latency.py --device DEVICE`` times the app's stages with the new weights.
 Everything it measured goes to ``OUT/session.json``.
 
+``--set KEY=VALUE`` changes one setting of that configuration (any ``ColorNetConfig`` field; an
+empty ``init_from`` trains from scratch), e.g. another width to compare.
+
 ``--make-slice`` copies an evenly spread share of a photo library (keeping its folder names, which
 the ``repeat`` weights read) until ``--max-mb`` is reached: a training slice small enough to travel
-with the working tree to a machine that has a GPU but not the library.
+with the working tree to a machine that has a GPU but not the library. With ``--square N`` each
+photo is stored as the N x N centre square the trainer would cache (JPEG quality ``--quality``),
+so about twice as many photos fit; train on it with ``--set cache_size=N``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
+
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.weights import load_weights  # noqa: E402
 from training.colornet_task import ColorNetConfig, ColorNetTask  # noqa: E402
-from training.data import PhotoCache, find_photos  # noqa: E402
+from training.data import PhotoCache, find_photos, load_square  # noqa: E402
 from training.engine import Progress, Trainer  # noqa: E402
 
 # How the shipped colornet was last trained (its model card), less the photos, steps and device.
@@ -51,27 +60,63 @@ SHIPPED = dict(
 PROBE_STEPS = 30
 
 
-def make_slice(library: Path, out: Path, max_mb: float) -> int:
-    """Copy every k-th photo of ``library`` to ``out`` (same relative paths) up to ``max_mb``."""
+def make_slice(library: Path, out: Path, max_mb: float, square: int | None = None, quality: int = 80) -> int:
+    """Copy every k-th photo of ``library`` to ``out`` (same relative paths) up to ``max_mb``; with
+    ``square``, each as its centre square of that side (as the trainer caches it), re-encoded as JPEG."""
     photos = find_photos(library)
     if not photos:
         raise ValueError(f"no photos in {library}")
-    sample = photos[:: max(len(photos) // 200, 1)]
-    mean_bytes = sum(p.stat().st_size for p in sample) / len(sample)
-    keep = max(1, min(len(photos), int(max_mb * 1e6 / mean_bytes)))
+
+    def encoded(source: Path) -> bytes | None:
+        if square is None:
+            return source.read_bytes()
+        pixels = load_square(source, square)
+        if isinstance(pixels, str):
+            return None  # unreadable or too small: the trainer would skip it too
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+        return buffer.getvalue()
+
+    sample = [len(data) for data in map(encoded, photos[:: max(len(photos) // 100, 1)]) if data is not None]
+    mean_bytes = sum(sample) / max(len(sample), 1)
+    keep = max(1, min(len(photos), int(max_mb * 1e6 / max(mean_bytes, 1.0))))
     step = len(photos) / keep
     budget, copied = max_mb * 1e6, 0
     for i in range(keep):
         source = photos[int(i * step)]
-        size = source.stat().st_size
-        if budget - size < 0:
+        data = encoded(source)
+        if data is None or budget - len(data) < 0:
             continue  # a smaller photo further on may still fit
         target = out / source.relative_to(library)
+        if square is not None:
+            target = target.with_suffix(".jpg")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        budget -= size
+        target.write_bytes(data)
+        budget -= len(data)
         copied += 1
     return copied
+
+
+def overrides(settings: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings as ColorNetConfig settings, each converted to its field's type."""
+    types = {f.name: f.type for f in fields(ColorNetConfig)}
+    changed: dict[str, object] = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or key not in types:
+            raise ValueError(f"--set wants KEY=VALUE with a ColorNetConfig field as KEY, got {setting!r}")
+        kind = str(types[key])
+        if kind == "bool":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"{key} is true or false, got {value!r}")
+            changed[key] = value.lower() in ("true", "1")
+        elif kind == "int" or kind.startswith("int |"):
+            changed[key] = int(value)
+        elif kind == "float":
+            changed[key] = float(value)
+        else:
+            changed[key] = value
+    return changed
 
 
 def seconds_per_step(config: ColorNetConfig, cache: PhotoCache | None) -> tuple[float, PhotoCache]:
@@ -101,19 +146,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "gpu")
     parser.add_argument("--no-latency", action="store_true", help="skip benchmarks/latency.py afterwards")
     parser.add_argument("--make-slice", type=Path, metavar="LIBRARY", help="copy a slice of LIBRARY and stop")
-    parser.add_argument("--slice-dir", type=Path, default=ROOT / "slice")
+    parser.add_argument("--slice-dir", type=Path, default=ROOT / "runs" / "slice")
     parser.add_argument("--max-mb", type=float, default=56.0)
+    parser.add_argument("--square", type=int, help="store each photo of the slice as its centre square of this side")
+    parser.add_argument("--quality", type=int, default=80, help="JPEG quality of those squares (default 80)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a setting of the shipped configuration")
     args = parser.parse_args(argv)
 
     if args.make_slice is not None:
-        copied = make_slice(args.make_slice, args.slice_dir, args.max_mb)
+        copied = make_slice(args.make_slice, args.slice_dir, args.max_mb, args.square, args.quality)
         print(f"copied {copied} photos to {args.slice_dir}")
         return 0
     if args.photos is None:
         parser.error("--photos is required")
+    try:
+        changed = overrides(args.set)
+    except ValueError as error:
+        parser.error(str(error))
 
     started = time.perf_counter()
-    common = dict(SHIPPED, photos=str(args.photos), device=args.device, batch_size=args.batch_size, limit=args.limit, val_count=128)
+    common = dict(SHIPPED | changed, photos=str(args.photos), device=args.device, batch_size=args.batch_size, limit=args.limit, val_count=128)
     probe = ColorNetConfig(**{**common, "warmup": 5}, out=str(args.out / "probe"), steps=max(args.probe_steps, 7), val_every=10**9, checkpoint_every=10**9)
     per_step, cache = seconds_per_step(probe, None)
     left = args.minutes * 60 - (time.perf_counter() - started) - 20  # validation and export

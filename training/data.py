@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -67,7 +69,7 @@ def find_photos(root: Path | str) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
 
 
-def _load_square(path: Path, size: int) -> np.ndarray | str:
+def load_square(path: Path, size: int) -> np.ndarray | str:
     """The photo resized (short side = size) and centre-cropped to size x size RGB, or a skip reason."""
     try:
         with Image.open(path) as image:
@@ -138,7 +140,7 @@ class PhotoCache:
             if path.suffix.lower() in HEIF_SUFFIXES and not heif:
                 result: np.ndarray | str = "HEIC/HEIF (install pillow-heif to read them)"
             else:
-                result = _load_square(path, size)
+                result = load_square(path, size)
             if isinstance(result, str):
                 report.skip(path, result)
             elif mean_chroma(result) < GRAY_CHROMA:
@@ -293,3 +295,51 @@ def random_crops(
             patch = patch[:, ::-1]
         crops.append(np.ascontiguousarray(patch))
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+
+
+T = TypeVar("T")
+
+
+class Prefetched(Iterator[T]):
+    """``items`` produced up to ``depth`` ahead by a background thread: on a GPU the next batches
+    are cut and converted to Lab on the CPU while the GPU trains on this one. The same items in the
+    same order; an exception in the producer is raised here; ``close()`` stops the thread."""
+
+    def __init__(self, items: Iterator[T], depth: int = 2) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(items,), daemon=True, name="prefetch")
+        self._thread.start()
+
+    def _produce(self, items: Iterator[T]) -> None:
+        try:
+            for item in items:
+                while not self._put((True, item)):
+                    if self._stop.is_set():
+                        return
+        except BaseException as error:  # handed to the consumer
+            self._put((False, error))
+        else:
+            self._put((False, StopIteration()))
+
+    def _put(self, entry: tuple[bool, object]) -> bool:
+        try:
+            self._queue.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            return False
+
+    def __next__(self) -> T:
+        if self._stop.is_set():
+            raise StopIteration
+        ok, value = self._queue.get()
+        if not ok:
+            self._stop.set()
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from core.device import check_precision, native_bfloat16, resolve_device
 from core.files import atomic_output
-from training.data import CropSampler, PhotoCache, oversample, parse_repeats, split_indices
+from training.data import CropSampler, PhotoCache, Prefetched, oversample, parse_repeats, split_indices
 
 
 @dataclass
@@ -323,6 +323,8 @@ class Trainer:
         consistent = True  # False while the weights, optimizer and counters are being updated
         validation: dict[str, float] = {}
         batches = self.sampler.iterate(self.epoch, self.position)
+        if self.device.type == "cuda":  # the CPU prepares the next batches while the GPU trains
+            batches = Prefetched(batches, depth=3)
         try:
             while self.step < cfg.steps:
                 if self._stop_agreed(asked_to_stop or signals.requested or self.should_stop()):
@@ -366,6 +368,9 @@ class Trainer:
                         asked_to_stop = True
         except KeyboardInterrupt:
             stopped = True
+        finally:
+            if isinstance(batches, Prefetched):
+                batches.close()
         if not consistent:
             # Interrupted half-way through an update: keep the last checkpoint, export nothing.
             return TrainResult(self.step, True, self.checkpoint_path, None, validation, time.monotonic() - started)

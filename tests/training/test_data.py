@@ -10,7 +10,7 @@ from skimage import data as skdata
 
 from core.color import rgb_to_lab
 from training import data
-from training.data import CropSampler, PhotoCache, find_photos, random_crops, split_indices
+from training.data import CropSampler, PhotoCache, Prefetched, find_photos, random_crops, split_indices
 
 
 def _save(path, rgb) -> None:
@@ -74,7 +74,7 @@ def test_cache_is_decoded_once_and_reused(photo_library, tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("the cache should have been reused")
 
-    monkeypatch.setattr(data, "_load_square", no_decoding)
+    monkeypatch.setattr(data, "load_square", no_decoding)
     again = PhotoCache.build(photo_library, tmp_path / "cache", size=48)
     assert isinstance(again.images, np.memmap)
     np.testing.assert_array_equal(np.asarray(again.images), np.asarray(first.images))
@@ -167,3 +167,33 @@ def test_oversample_repeats_photos_of_the_named_folders(tmp_path):
     assert sorted(out.tolist()) == [0, 0, 0, 1] + [2] * 5
     # only the indices given are expanded (the held-out slice stays out)
     assert sorted(data.oversample(np.array([1, 2]), files, {"scenes": 3}).tolist()) == [1, 2, 2, 2]
+
+
+def test_prefetched_batches_are_the_same_batches_in_the_same_order(photo_library, tmp_path):
+    cache = PhotoCache.build(photo_library, tmp_path / "cache", size=64)
+    sampler = CropSampler(cache, np.arange(len(cache)), batch_size=2, crop=48, seed=3)
+    direct = sampler.iterate(0)
+    ahead = Prefetched(sampler.iterate(0), depth=2)
+    try:
+        for _ in range(7):  # past the end of an epoch
+            (e1, p1, b1), (e2, p2, b2) = next(direct), next(ahead)
+            assert (e1, p1) == (e2, p2) and torch.equal(b1.lab, b2.lab) and list(b1.indices) == list(b2.indices)
+    finally:
+        ahead.close()
+    assert not ahead._thread.is_alive()  # the producer stopped although its source never ends
+    with pytest.raises(StopIteration):
+        next(ahead)
+
+
+def test_prefetched_hands_on_the_producers_error_and_the_end():
+    def failing():
+        yield 1
+        raise OSError("disk gone")
+
+    ahead = Prefetched(failing())
+    assert next(ahead) == 1
+    with pytest.raises(OSError, match="disk gone"):
+        next(ahead)
+    assert list(Prefetched(iter([1, 2, 3]), depth=1)) == [1, 2, 3]
+    with pytest.raises(ValueError):
+        Prefetched(iter([]), depth=0)
