@@ -43,7 +43,7 @@ MINIMUM = {
     "limit": 1, "min_channels": 1,
 }
 POSITIVE = ("lr", "width")  # must be above 0
-SHARES = ("no_hint_share", "transfer_hints", "transfer_hint_density", "max_saturation", "rebalance_mix", "user_share", "recolour_share")  # 0 to 1
+SHARES = ("no_hint_share", "transfer_hints", "warp_hints", "transfer_hint_density", "max_saturation", "rebalance_mix", "user_share", "recolour_share")  # 0 to 1
 
 
 def config_problem(config: Any) -> str | None:

@@ -13,6 +13,7 @@ from PIL import Image
 from core.models import ColorNet, EfficientNetLite0Encoder, TransferDecoder
 from core.weights import load_weights, save_weights
 from training import cli
+from core.correspondence import HINT_CONFIDENCE
 from training.colornet_task import ColorNetConfig, ColorNetTask
 from training.engine import Progress, Trainer, lr_lambda, step_rng
 
@@ -270,6 +271,30 @@ def test_hints_from_a_transfer_net(small_config, tmp_path):
     empty = torch.zeros(2, 2, 32, 32), torch.zeros(2, 1, 32, 32)
     hint_ab, mask = task._with_transfer_hints(batch, *empty, np.random.default_rng(0))
     assert 0 < mask.mean() < 0.5 and hint_ab.abs().sum() > 0
+
+
+def test_warp_hints_are_another_views_colours_at_the_warps_confidence(small_config):
+    config = small_config(ColorNetConfig, steps=1, crop=48, warp_hints=1.0, global_fusion=True)
+    task = ColorNetTask(config)
+    trainer = Trainer(task, config)
+    result = trainer.run()
+    assert result.steps_done == 1 and "psnr_warp" in result.validation
+    batch = trainer.sampler.batch(0, 0)
+    n = len(batch.indices)
+    sparse = torch.zeros(n, 2, 48, 48), torch.zeros(n, 1, 48, 48)
+    sparse[0][:, :, 3, 3], sparse[1][:, :, 3, 3] = 9.0, 1.0
+    hint_ab, mask = task._with_warp_hints(batch, np.array([1]), *sparse, np.random.default_rng(0))
+    assert torch.equal(hint_ab[0], sparse[0][0]) and torch.equal(mask[0], sparse[1][0])  # not chosen: untouched
+    warped = mask[1] > 0
+    assert warped.float().mean() > 0.3  # dense where the warp is confident ...
+    confidence = mask[1][warped]  # ... with its confidence as the mask, none below the app's threshold
+    assert bool(((confidence >= HINT_CONFIDENCE) & (confidence <= 1)).all())
+    assert bool((hint_ab[1][:, ~warped[0]] == 0).all())
+    # The view shows the same photo: where the warp is confident its colours are near the crop's own.
+    truth = batch.ab[1]
+    near = (hint_ab[1] - truth).norm(dim=0)[warped[0]].mean()
+    assert near < (truth - truth.mean(dim=(1, 2), keepdim=True)).norm(dim=0).mean() + 1.0
+    assert task._with_warp_hints(batch, np.array([], dtype=int), *sparse, np.random.default_rng(0))[1] is sparse[1]
 
 
 # -- the command line -----------------------------------------------------------------------------
