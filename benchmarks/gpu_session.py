@@ -14,8 +14,9 @@ fit in what is left of ``--minutes``, so its cosine schedule ends on time instea
 Then ``benchmarks/latency.py --device DEVICE`` times the app's stages with the new weights.
 Everything it measured goes to ``OUT/session.json``.
 
-``--set KEY=VALUE`` changes one setting of that configuration (any ``ColorNetConfig`` field; an
-empty ``init_from`` trains from scratch), e.g. another width to compare.
+``--set KEY=VALUE`` changes one setting of that configuration (a ``ColorNetConfig`` field other than
+the session's own, ``SESSION_SETTINGS``; an empty ``init_from`` trains from scratch), e.g. another
+width to compare.
 
 ``--make-slice`` copies an evenly spread share of a photo library (keeping its folder names, which
 the ``repeat`` weights read) until ``--max-mb`` is reached: a training slice small enough to travel
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.weights import load_weights  # noqa: E402
+from training.cli import config_problem  # noqa: E402
 from training.colornet_task import ColorNetConfig, ColorNetTask  # noqa: E402
 from training.data import PhotoCache, find_photos, load_square  # noqa: E402
 from training.engine import Progress, Trainer  # noqa: E402
@@ -97,14 +99,21 @@ def make_slice(library: Path, out: Path, max_mb: float, square: int | None = Non
     return copied
 
 
+# Settings the session chooses itself (its options, the budget, the run folders).
+SESSION_SETTINGS = ("photos", "out", "device", "batch_size", "limit", "steps", "val_every", "val_count", "checkpoint_every", "resume")
+
+
 def overrides(settings: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` strings as ColorNetConfig settings, each converted to its field's type."""
+    """``KEY=VALUE`` strings as ColorNetConfig settings, each converted to its field's type; the
+    session's own settings (``SESSION_SETTINGS``) and numbers the trainer would refuse are errors."""
     types = {f.name: f.type for f in fields(ColorNetConfig)}
     changed: dict[str, object] = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
         if not sep or key not in types:
             raise ValueError(f"--set wants KEY=VALUE with a ColorNetConfig field as KEY, got {setting!r}")
+        if key in SESSION_SETTINGS:
+            raise ValueError(f"{key} is the session's own setting (see its options), not one for --set")
         kind = str(types[key])
         if kind == "bool":
             if value.lower() not in ("true", "false", "1", "0"):
@@ -116,6 +125,9 @@ def overrides(settings: list[str]) -> dict[str, object]:
             changed[key] = float(value)
         else:
             changed[key] = value
+    problem = config_problem(ColorNetConfig(**(SHIPPED | changed)))
+    if problem:
+        raise ValueError(problem)
     return changed
 
 

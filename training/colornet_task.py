@@ -25,14 +25,17 @@ Options beyond the paper's recipe:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from core.color import lab_to_rgb, rgb_to_lab
-from core.config import HINT_PATCH, TRANSFER_HINT_DENSITY
+from core.config import HINT_PATCH, TRANSFER_HINT_DENSITY, ColorizerConfig
 from core.correspondence import reference_cells, soft_warp, warp_hints
 from core.matching import descriptors_from, grey_rgb
 from core.models import ColorNet, EfficientNetLite0Encoder
@@ -63,6 +66,22 @@ class ColorNetConfig(TrainConfig):
     user_hints: bool = False  # the user's hints get their own input channels (see ColorNet)
     user_share: float = 0.5  # of the samples with hints: those with user hints (user_hints only)
     recolour_share: float = 0.5  # of those: the user recolours a region with a new colour
+
+
+MATCH_SCALES = ColorizerConfig.match_scales  # the sizes the app describes a reference at
+OTHER_PHOTO_SHARE = 1 / 3  # of the warp samples: another photo of the batch is the reference
+
+
+@torch.no_grad()
+def _automatic(model: nn.Module, L: torch.Tensor, semantics: dict[str, object], rows: torch.Tensor) -> torch.Tensor:
+    """The net's own automatic colours (no hints) for ``rows`` of the batch, in eval mode."""
+    picked = {k: v[rows] if isinstance(v, torch.Tensor) else tuple(m[rows] for m in v) for k, v in semantics.items()}
+    was_training = model.training
+    model.eval()
+    try:
+        return model(L[rows], **picked)
+    finally:
+        model.train(was_training)
 
 
 def psnr_from_ab(L: torch.Tensor, pred_ab: torch.Tensor, gt_rgb: torch.Tensor) -> torch.Tensor:
@@ -196,20 +215,26 @@ class ColorNetTask:
         hint_ab, mask = hint_ab.to(device), mask.to(device)
         if cfg.transfer_hints > 0:
             hint_ab, mask = self._with_transfer_hints(batch, hint_ab, mask, step_rng(cfg.seed, step, 13))
+        semantics = self.semantics(model, L)
+        warped = np.zeros(0, dtype=int)
         if cfg.warp_hints > 0:  # among the samples with hints (the automatic share stays), not the user's
             drawn = step_rng(cfg.seed, step, 19).random(len(batch.indices)) < cfg.warp_hints
             hinted = mask.flatten(1).amax(1).cpu().numpy() > 0
             if extra_hints:
                 hinted &= extra_hints["user_mask"].flatten(1).amax(1).cpu().numpy() == 0
-            chosen = np.flatnonzero(drawn & hinted)
-            hint_ab, mask = self._with_warp_hints(batch, chosen, hint_ab, mask, step_rng(cfg.seed, step, 23))
-        extra = {**self.semantics(model, L), **extra_hints}
+            warped = np.flatnonzero(drawn & hinted)
+            automatic = partial(_automatic, getattr(model, "module", model), L, semantics)
+            hint_ab, mask = self._with_warp_hints(batch, warped, hint_ab, mask, step_rng(cfg.seed, step, 23), automatic)
+        extra = {**semantics, **extra_hints}
         with_logits = cfg.class_weight > 0
         if with_logits:
             pred, logits = model(L, hint_ab, mask, with_logits=True, **extra)
         else:
             pred = model(L, hint_ab, mask, **extra)
         weighted = torch.maximum(mask, pinned) if extra_hints else mask
+        if len(warped):  # dense warp hints are a guess, not a pinned colour: those samples weigh as the automatic ones
+            weighted = weighted.clone()
+            weighted[torch.from_numpy(warped).to(device)] = 0.0
         reg = weighted_huber(pred.float(), gt_ab, weighted, cfg.hint_lambda)
         parts = {"huber": float(reg.detach())}
         total = reg
@@ -234,7 +259,7 @@ class ColorNetTask:
             scores["psnr_hints"] += psnr_from_ab(L, hinted, rgb).tolist()
             if self.config.warp_hints > 0 and self.cache is not None:  # another view's warp, as a related reference gives it
                 everyone = np.arange(len(batch.indices))
-                warp_ab, warp_mask = self._with_warp_hints(batch, everyone, hint_ab, mask, np.random.default_rng([position, 9]))
+                warp_ab, warp_mask = self._with_warp_hints(batch, everyone, hint_ab.to(device), mask.to(device), np.random.default_rng([position, 9]))
                 warped = model(L, warp_ab.to(device), warp_mask.to(device), **extra)
                 scores.setdefault("psnr_warp", []).extend(psnr_from_ab(L, warped, rgb).tolist())
             if getattr(model, "module", model).user_hints:  # the same hints, given as the user's
@@ -266,32 +291,63 @@ class ColorNetTask:
 
     @torch.no_grad()
     def _with_warp_hints(
-        self, batch, chosen: np.ndarray, hint_ab: torch.Tensor, mask: torch.Tensor, rng: np.random.Generator
+        self,
+        batch,
+        chosen: np.ndarray,
+        hint_ab: torch.Tensor,
+        mask: torch.Tensor,
+        rng: np.random.Generator,
+        automatic: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``chosen`` samples' hints replaced by the dense hints a related reference gives in the
-        app: another random crop of the same photo (mirrored half the time, exposure within 15 %) is
-        the reference, its cells and its mirror image's are warped onto the crop by the grey content
-        descriptors (core.correspondence.soft_warp), and the warped colours become hints at the
-        warp's confidence, none where it is too low (warp_hints). So the net learns how far to trust
-        a warp, from its real mistakes, instead of meeting dense fractional hints only in the app."""
+        """The ``chosen`` samples' hints replaced by the dense hints a reference gives in the app
+        (core.pipeline.warped_hints at full blend, less the transfer's sampled hints). The reference
+        is another random crop of the same photo (mirrored half the time, exposure within 15 %) or,
+        for ``OTHER_PHOTO_SHARE`` of the samples when ``automatic`` is given, another photo of the
+        batch. It is described at the app's matching scales and mirrored at its own size, warped onto
+        the crop by the grey content descriptors (core.correspondence.soft_warp, in float32 as in the
+        app), and its colours become hints at the warp's confidence, none where it is too low; for a
+        reference that only resembles the crop they move ``Warp.strength`` of the way from the net's
+        own automatic colours (``automatic(rows)``), as in the app. So the net learns how far to
+        trust a warp from its real mistakes, instead of meeting dense fractional hints only in the app."""
         if len(chosen) == 0 or self.cache is None:
             return hint_ab, mask
         device = hint_ab.device
-        encoder = self._encoder(device)
-        views = random_crops(self.cache, batch.indices[chosen], self.config.crop, rng)
-        exposure = torch.from_numpy(rng.uniform(0.85, 1.15, size=(len(chosen), 1, 1, 1))).float()
-        view_lab = rgb_to_lab((views * exposure).clamp(0, 1)).to(device)
-        L = batch.L[torch.from_numpy(chosen)].to(device)
-        target = descriptors_from(encoder, encoder(grey_rgb(L))).float()
-        grey = view_lab[:, :1]
-        described = descriptors_from(encoder, encoder(grey_rgb(torch.cat((grey, grey.flip(-1)))))).float()
         count = len(chosen)
+        indices = np.asarray(batch.indices)[chosen]
+        others = rng.random(count) < (OTHER_PHOTO_SHARE if automatic is not None and len(batch.indices) > 1 else 0.0)
+        for j in np.flatnonzero(others).tolist():  # another photo of the batch
+            candidates = [k for k in range(len(batch.indices)) if batch.indices[k] != indices[j]]
+            if candidates:
+                indices[j] = batch.indices[candidates[int(rng.integers(len(candidates)))]]
+        views = random_crops(self.cache, indices, self.config.crop, rng)
+        exposure = torch.from_numpy(rng.uniform(0.85, 1.15, size=(count, 1, 1, 1))).float()
+        views = (views * exposure).clamp(0, 1).to(device)
+        L = batch.L[torch.from_numpy(chosen)].to(device)
         hint_ab, mask = hint_ab.clone(), mask.clone()
-        for j, i in enumerate(chosen.tolist()):
-            ab = view_lab[j, 1:]
-            cells = reference_cells([(described[j : j + 1], ab), (described[count + j : count + j + 1], ab.flip(-1))])
-            warped_ab, warped_mask = warp_hints(soft_warp(target[j : j + 1], cells), tuple(L.shape[2:]))
-            hint_ab[i], mask[i] = warped_ab.to(hint_ab.dtype), warped_mask.to(mask.dtype)
+        with torch.autocast(device.type, enabled=False):
+            encoder = self._encoder(device)
+            target = descriptors_from(encoder, encoder(grey_rgb(L))).float()
+            described = []  # per scale: (descriptors (count, C, h, w), ab (count, 2, H, W))
+            for scale in MATCH_SCALES:
+                size = max(round(self.config.crop * scale), 16)
+                scaled = views if size == views.shape[-1] else F.interpolate(views, size=(size, size), mode="bilinear", align_corners=False, antialias=scale < 1)
+                lab = rgb_to_lab(scaled.clamp(0, 1))
+                grey = lab[:, :1]
+                mirrored = scale == 1.0
+                d = descriptors_from(encoder, encoder(grey_rgb(torch.cat((grey, grey.flip(-1))) if mirrored else grey))).float()
+                described.append((d[:count], lab[:, 1:]))
+                if mirrored:
+                    described.append((d[count:], lab[:, 1:].flip(-1)))
+            mixed = None
+            for j, i in enumerate(chosen.tolist()):
+                cells = reference_cells([(d[j : j + 1], ab[j]) for d, ab in described])
+                warp = soft_warp(target[j : j + 1], cells)
+                warped_ab, warped_mask = warp_hints(warp, tuple(L.shape[2:]))
+                if warp.strength < 1.0 and automatic is not None:  # a reference that only resembles the crop
+                    if mixed is None:
+                        mixed = automatic(torch.from_numpy(chosen).to(device)).float()
+                    warped_ab = warp.strength * warped_ab + (1 - warp.strength) * mixed[j] * (warped_mask > 0)
+                hint_ab[i], mask[i] = warped_ab.to(hint_ab.dtype), warped_mask.to(mask.dtype)
         return hint_ab, mask
 
     @torch.no_grad()

@@ -316,25 +316,33 @@ class Prefetched(Iterator[T]):
     def _produce(self, items: Iterator[T]) -> None:
         try:
             for item in items:
-                while not self._put((True, item)):
-                    if self._stop.is_set():
-                        return
+                if not self._offer((True, item)):
+                    return
         except BaseException as error:  # handed to the consumer
-            self._put((False, error))
+            self._offer((False, error))
         else:
-            self._put((False, StopIteration()))
+            self._offer((False, StopIteration()))
 
-    def _put(self, entry: tuple[bool, object]) -> bool:
-        try:
-            self._queue.put(entry, timeout=0.1)
-            return True
-        except queue.Full:
-            return False
+    def _offer(self, entry: tuple[bool, object]) -> bool:
+        """Put ``entry`` on the queue as soon as there is room; False (dropped) once closed."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def __next__(self) -> T:
-        if self._stop.is_set():
-            raise StopIteration
-        ok, value = self._queue.get()
+        while True:
+            if self._stop.is_set():
+                raise StopIteration
+            try:
+                ok, value = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    raise RuntimeError("the prefetching thread ended without handing on an item, an error or the end")
         if not ok:
             self._stop.set()
             raise value  # type: ignore[misc]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -180,6 +182,7 @@ def test_prefetched_batches_are_the_same_batches_in_the_same_order(photo_library
             assert (e1, p1) == (e2, p2) and torch.equal(b1.lab, b2.lab) and list(b1.indices) == list(b2.indices)
     finally:
         ahead.close()
+    ahead._thread.join(timeout=30)
     assert not ahead._thread.is_alive()  # the producer stopped although its source never ends
     with pytest.raises(StopIteration):
         next(ahead)
@@ -188,12 +191,18 @@ def test_prefetched_batches_are_the_same_batches_in_the_same_order(photo_library
 def test_prefetched_hands_on_the_producers_error_and_the_end():
     def failing():
         yield 1
+        yield 2
         raise OSError("disk gone")
 
-    ahead = Prefetched(failing())
+    ahead = Prefetched(failing(), depth=1)  # a slow consumer: the queue is full when the error comes
     assert next(ahead) == 1
+    time.sleep(0.5)
+    assert next(ahead) == 2
+    time.sleep(0.5)
     with pytest.raises(OSError, match="disk gone"):
         next(ahead)
+    ahead._thread.join(timeout=30)
+    assert not ahead._thread.is_alive()
     assert list(Prefetched(iter([1, 2, 3]), depth=1)) == [1, 2, 3]
     with pytest.raises(ValueError):
         Prefetched(iter([]), depth=0)

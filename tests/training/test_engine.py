@@ -14,6 +14,7 @@ from core.models import ColorNet, EfficientNetLite0Encoder, TransferDecoder
 from core.weights import load_weights, save_weights
 from training import cli
 from core.correspondence import HINT_CONFIDENCE
+from training import colornet_task
 from training.colornet_task import ColorNetConfig, ColorNetTask
 from training.engine import Progress, Trainer, lr_lambda, step_rng
 
@@ -273,7 +274,7 @@ def test_hints_from_a_transfer_net(small_config, tmp_path):
     assert 0 < mask.mean() < 0.5 and hint_ab.abs().sum() > 0
 
 
-def test_warp_hints_are_another_views_colours_at_the_warps_confidence(small_config):
+def test_warp_hints_are_another_views_colours_at_the_warps_confidence(small_config, monkeypatch):
     config = small_config(ColorNetConfig, steps=1, crop=48, warp_hints=1.0, global_fusion=True)
     task = ColorNetTask(config)
     trainer = Trainer(task, config)
@@ -285,16 +286,40 @@ def test_warp_hints_are_another_views_colours_at_the_warps_confidence(small_conf
     sparse[0][:, :, 3, 3], sparse[1][:, :, 3, 3] = 9.0, 1.0
     hint_ab, mask = task._with_warp_hints(batch, np.array([1]), *sparse, np.random.default_rng(0))
     assert torch.equal(hint_ab[0], sparse[0][0]) and torch.equal(mask[0], sparse[1][0])  # not chosen: untouched
-    warped = mask[1] > 0
-    assert warped.float().mean() > 0.3  # dense where the warp is confident ...
-    confidence = mask[1][warped]  # ... with its confidence as the mask, none below the app's threshold
-    assert bool(((confidence >= HINT_CONFIDENCE) & (confidence <= 1)).all())
-    assert bool((hint_ab[1][:, ~warped[0]] == 0).all())
-    # The view shows the same photo: where the warp is confident its colours are near the crop's own.
+    warped = mask[1, 0] > 0
+    assert warped.float().mean() > 0.3  # dense where the warp is confident, nothing elsewhere
+    assert bool((hint_ab[1][:, ~warped] == 0).all()) and bool((mask[1] <= 1).all())
+    # Another photo of the batch as the reference: its warp is confident in fewer places, and where
+    # it is, lands farther from the crop's colours (part of the way from the automatic ones, 0 here).
+    monkeypatch.setattr(colornet_task, "OTHER_PHOTO_SHARE", 1.0)
+    other_ab, other_mask = task._with_warp_hints(batch, np.array([1]), *sparse, np.random.default_rng(0), lambda rows: torch.zeros(len(rows), 2, 48, 48))
     truth = batch.ab[1]
-    near = (hint_ab[1] - truth).norm(dim=0)[warped[0]].mean()
-    assert near < (truth - truth.mean(dim=(1, 2), keepdim=True)).norm(dim=0).mean() + 1.0
+
+    def error(ab, where):
+        return float((ab - truth).norm(dim=0)[where].mean())
+
+    assert float(other_mask[1].sum()) < float(mask[1].sum())
+    if bool((other_mask[1] > 0).any()):
+        assert error(hint_ab[1], warped) < error(other_ab[1], other_mask[1, 0] > 0)
     assert task._with_warp_hints(batch, np.array([], dtype=int), *sparse, np.random.default_rng(0))[1] is sparse[1]
+
+
+def test_warp_hints_replace_only_hinted_samples_and_weigh_as_automatic_ones(small_config, monkeypatch):
+    config = small_config(ColorNetConfig, steps=1, crop=48, warp_hints=1.0, global_fusion=True, no_hint_share=1.0)
+    task = ColorNetTask(config)
+    trainer = Trainer(task, config)
+    trainer.run()
+    seen = []
+    real = task._with_warp_hints
+    monkeypatch.setattr(task, "_with_warp_hints", lambda batch, chosen, *rest: seen.append(chosen) or real(batch, chosen, *rest))
+    batch = trainer.sampler.batch(0, 0)
+    task.loss(trainer.base_model, batch, step=3)
+    assert len(seen[-1]) == 0  # automatic samples stay automatic
+    task.sim = colornet_task.HintSimulation(no_hint_share=0.0)
+    weights = []
+    monkeypatch.setattr(colornet_task, "weighted_huber", lambda pred, gt, weight, lam: weights.append(weight) or (pred - gt).abs().mean())
+    task.loss(trainer.base_model, batch, step=3)
+    assert len(seen[-1]) == len(batch.indices) and float(weights[-1].abs().sum()) == 0.0
 
 
 # -- the command line -----------------------------------------------------------------------------

@@ -54,9 +54,9 @@ def test_a_square_slice_stores_the_squares_the_trainer_caches(session, photo_lib
 
 
 def test_settings_are_converted_to_their_fields_types_and_checked(session):
-    changed = session.overrides(["width=0.25", "init_from=", "cache_size=192", "user_hints=true", "limit=5"])
-    assert changed == {"width": 0.25, "init_from": "", "cache_size": 192, "user_hints": True, "limit": 5}
-    for bad in ("widht=0.25", "width", "user_hints=maybe", "crop=big"):
+    changed = session.overrides(["width=0.25", "init_from=", "cache_size=192", "user_hints=true", "warmup=5"])
+    assert changed == {"width": 0.25, "init_from": "", "cache_size": 192, "user_hints": True, "warmup": 5}
+    for bad in ("widht=0.25", "width", "user_hints=maybe", "crop=big", "warp_hints=2", "width=-1", "steps=5", "out=elsewhere"):
         with pytest.raises(ValueError):
             session.overrides([bad])
 
