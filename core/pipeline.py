@@ -584,10 +584,11 @@ class Pipeline:
     ) -> torch.Tensor:
         """The sub-net on the references' hints and ``hints``; a user-hint net reads ``hints`` in
         their own channels, spread over their claims (``reach``: their user_hint_influence, computed
-        here unless given)."""
+        here unless given), except in the paper's pipeline (``user_edit`` off), which feeds them with
+        the references' hints, as published."""
         colornet = self.nets(job.model).colornet
         user: dict[str, torch.Tensor] = {}
-        if hints and colornet.user_hints:  # the user's hints in their own channels
+        if hints and colornet.user_hints and self.config.user_edit:  # the user's hints in their own channels
             weights = self.user_weights(job)
             user_ab, user_mask = rasterize_hints(hints, job.target.size, tuple(L.shape[:1:-1]))
             if reach is None:

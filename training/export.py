@@ -3,7 +3,11 @@
     python -m training.export runs/colornet resources/weights/colornet.pt --name colornet
 
 A finished (or stopped) run leaves ``weights.pt``; for a run still in progress the weights can also
-be taken from its checkpoint ``last.pt`` (``--checkpoint``).
+be taken from its checkpoint ``last.pt`` (``--checkpoint``). ``--average START.pt --share A`` writes
+instead A x the run's weights + (1 - A) x the weights it was fine-tuned from (a weight-space
+ensemble, Wortsman et al. 2022, *Robust fine-tuning of zero-shot models*): between the two nets'
+behaviours, often better than both. Input weights the starting net lacks (user-hint channels) count
+as zero there.
 """
 
 from __future__ import annotations
@@ -40,6 +44,26 @@ def export_run(run_dir: Path | str, out: Path | str, name: str | None = None, me
     return save_weights(out, kind, model_args, state_dict, info, register_as=name)
 
 
+def average_weights(tuned: dict[str, torch.Tensor], start: dict[str, torch.Tensor], share: float) -> dict[str, torch.Tensor]:
+    """``share`` x ``tuned`` + (1 - ``share``) x ``start``, key by key (same architecture, except that
+    a tensor of ``start`` may be narrower in its second dimension: new input channels, zero there)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the share of the fine-tuned weights must be within 0 and 1, got {share}")
+    if set(tuned) != set(start):
+        raise ValueError("the two weights files hold different layers: not a fine-tune of one another")
+    mixed = {}
+    for key, value in tuned.items():
+        base = start[key]
+        if base.shape != value.shape:
+            if base.dim() < 2 or base.shape[0] != value.shape[0] or base.shape[2:] != value.shape[2:] or base.shape[1] > value.shape[1]:
+                raise ValueError(f"{key}: {tuple(base.shape)} cannot grow into {tuple(value.shape)}")
+            grown = torch.zeros_like(value)
+            grown[:, : base.shape[1]] = base
+            base = grown
+        mixed[key] = torch.lerp(base.float(), value.float(), share).to(value.dtype) if value.is_floating_point() else value.clone()
+    return mixed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="training output folder (weights.pt or last.pt)")
@@ -47,9 +71,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", help="register the file under this name in its folder's manifest")
     parser.add_argument("--checkpoint", action="store_true", help="take the weights from last.pt even if weights.pt exists")
     parser.add_argument("--metadata", type=Path, help="JSON file of extra metadata (e.g. evaluation scores)")
+    parser.add_argument("--average", type=Path, metavar="START.pt", help="average with the weights the run started from")
+    parser.add_argument("--share", type=float, default=0.5, help="the run's share in that average (default 0.5)")
     args = parser.parse_args(argv)
     extra = json.loads(args.metadata.read_text()) if args.metadata else None
     record = export_run(args.run_dir, args.out, args.name, extra, args.checkpoint)
+    if args.average is not None:
+        tuned, start = load_weights(record.file), load_weights(args.average)
+        if tuned["kind"] != start["kind"]:
+            parser.error(f"{args.average} holds {start['kind']} weights, the run {tuned['kind']} weights")
+        try:
+            state = average_weights(tuned["state_dict"], start["state_dict"], args.share)
+        except ValueError as error:
+            parser.error(str(error))
+        info = {**tuned["metadata"], "average": {"start": args.average.name, "share": args.share}}
+        record = save_weights(args.out, tuned["kind"], tuned["model_args"], state, info, register_as=args.name)
     print(f"wrote {record.file} ({record.kind}, sha256 {record.sha256[:12]})")
     return 0
 

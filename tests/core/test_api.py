@@ -230,6 +230,26 @@ def test_a_user_hint_net_reruns_on_a_hint_with_the_hints_in_their_own_channels(u
     assert np.allclose(hinted[:, y, x], hint.ab, atol=0.5)  # the hint's own pixel takes its colour
 
 
+def test_the_papers_pipeline_feeds_a_user_hint_net_the_hints_with_the_references(config, tiny_models, grey_photo_pixels, edit):
+    from core.api import Models
+    from core.models import ColorNet
+
+    torch.manual_seed(1)
+    colornet = ColorNet(width=0.125, user_hints=True).eval()
+    colorizer = Colorizer(replace(config, user_edit=False), Models(colornet, tiny_models.transfer, torch.device("cpu"), {}))
+    colorizer.hold(grey_photo_pixels(96, 144), "grandma")
+    hint = Hint.from_rgb(20, 30, "#aa2211", 4)
+    seen = []
+    handle = colornet.model1.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        colorizer.preview(edit.with_hint(hint))
+    finally:
+        handle.remove()
+    planes = seen[-1][0]
+    y, x = round(30.5 * 64 / 96 - 0.5), round(20.5 * 64 / 96 - 0.5)
+    assert planes[3, y, x] == 1 and float(planes[4:].abs().sum()) == 0  # the hint mask, not the user's channels
+
+
 def test_a_net_without_user_hint_inputs_refuses_them():
     from core.models import ColorNet
 

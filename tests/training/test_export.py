@@ -4,11 +4,12 @@ import pytest
 import torch
 
 from core.api import ColorizerConfig, load_models
-from core.weights import find_weights, load_weights
+from core.weights import find_weights, load_weights, save_weights
 from training.colornet_task import ColorNetConfig, ColorNetTask
 from training.decoder_task import DecoderConfig, DecoderTask
 from training.engine import Trainer
-from training.export import export_run, main
+from training import export
+from training.export import average_weights, export_run, main
 
 
 def _run(small_config, steps=2):
@@ -64,3 +65,32 @@ def test_export_refuses_a_checkpoint_of_an_unknown_task(tmp_path):
     torch.save({"task": "mystery", "model_args": {}, "model": {}}, run / "last.pt")
     with pytest.raises(ValueError, match="mystery"):
         export_run(run, tmp_path / "x.pt")
+
+
+def test_average_weights_lies_between_the_nets_and_grows_new_inputs():
+    start = {"conv.weight": torch.ones(4, 2, 3, 3), "bn.num_batches_tracked": torch.tensor(5)}
+    tuned = {"conv.weight": torch.full((4, 3, 3, 3), 3.0), "bn.num_batches_tracked": torch.tensor(9)}
+    mixed = average_weights(tuned, start, 0.25)
+    assert torch.allclose(mixed["conv.weight"][:, :2], torch.full((4, 2, 3, 3), 1.5))
+    assert torch.allclose(mixed["conv.weight"][:, 2:], torch.full((4, 1, 3, 3), 0.75))  # a new input: zero in the start
+    assert int(mixed["bn.num_batches_tracked"]) == 9
+    assert torch.equal(average_weights(tuned, start, 1.0)["conv.weight"], tuned["conv.weight"])
+    for bad in (dict(share=1.5), dict(start={"other.weight": torch.ones(1)})):
+        with pytest.raises(ValueError):
+            average_weights(tuned, bad.get("start", start), bad.get("share", 0.5))
+    with pytest.raises(ValueError, match="cannot grow"):
+        average_weights({"w": torch.ones(4, 3)}, {"w": torch.ones(5, 2)}, 0.5)
+
+
+def test_export_averages_a_run_with_its_start(small_config, tmp_path):
+    config = small_config(ColorNetConfig, steps=2)
+    result = Trainer(ColorNetTask(config), config).run()
+    tuned = load_weights(result.weights)["state_dict"]
+    start = {k: torch.zeros_like(v) for k, v in tuned.items()}
+    save_weights(tmp_path / "start.pt", "colornet", load_weights(result.weights)["model_args"], start)
+    out = tmp_path / "soup.pt"
+    assert export.main([str(tmp_path / "run"), str(out), "--average", str(tmp_path / "start.pt"), "--share", "0.5"]) == 0
+    data = load_weights(out)
+    key = next(k for k, v in tuned.items() if v.is_floating_point() and v.abs().sum() > 0)
+    assert torch.allclose(data["state_dict"][key], tuned[key] / 2)
+    assert data["metadata"]["average"] == {"start": "start.pt", "share": 0.5}
