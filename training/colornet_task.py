@@ -275,7 +275,7 @@ class ColorNetTask:
         net = getattr(model, "module", model)  # under DistributedDataParallel
         if net.global_dim <= 0:
             return {}
-        grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
+        grey = grey_rgb(L)
         _, pooled, maps = self._encoder(L.device).semantics(grey)
         return net.fusion_inputs(pooled.float(), tuple(m.float() for m in maps))
 
@@ -367,7 +367,7 @@ class ColorNetTask:
         transfer = self._transfer.to(device)
         index = torch.from_numpy(chosen).to(device)
         L, rgb = batch.L.to(device)[index], batch.rgb.to(device)[index]
-        grey = lab_to_rgb(torch.cat((L, torch.zeros_like(L).expand(-1, 2, -1, -1)), dim=1))
+        grey = grey_rgb(L)
         stats = transfer.reference_stats(transfer.encode(rgb))
         out = transfer.decode(transfer.encode(grey), tuple(L.shape[2:]), stats, alpha=1.0).float()
         ab = rgb_to_lab(out.clamp(0, 1))[:, 1:]

@@ -23,23 +23,29 @@ import torch
 from core.weights import WeightsRecord, load_weights, save_weights
 
 
-def export_run(run_dir: Path | str, out: Path | str, name: str | None = None, metadata: dict | None = None, from_checkpoint: bool = False) -> WeightsRecord:
+def run_weights(run_dir: Path | str, from_checkpoint: bool = False) -> tuple[str, dict, dict[str, torch.Tensor], dict]:
+    """A run's (kind, model_args, state_dict, metadata): from ``weights.pt``, or from the checkpoint
+    ``last.pt`` when there is none or ``from_checkpoint`` asks for it."""
     run_dir = Path(run_dir)
     weights = run_dir / "weights.pt"
     if weights.is_file() and not from_checkpoint:
         data = load_weights(weights)
-        kind, model_args, state_dict, info = data["kind"], data["model_args"], data["state_dict"], dict(data["metadata"])
+        return data["kind"], data["model_args"], data["state_dict"], dict(data["metadata"])
+    state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    model_args = state["model_args"]
+    if state["task"] in ("colornet", "finetune"):
+        kind, state_dict = "colornet", state["model"]
+    elif state["task"] == "decoder":  # the checkpoint holds the frozen encoder too
+        kind, prefix = "decoder", "transfer.decoder."
+        state_dict = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
     else:
-        state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-        model_args = state["model_args"]
-        if state["task"] in ("colornet", "finetune"):
-            kind, state_dict = "colornet", state["model"]
-        elif state["task"] == "decoder":  # the checkpoint holds the frozen encoder too
-            kind, prefix = "decoder", "transfer.decoder."
-            state_dict = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
-        else:
-            raise ValueError(f"{run_dir}: cannot export a '{state['task']}' checkpoint")
-        info = {"steps": state["step"], "config": state["config"], "validation": state["history"][-1] if state.get("history") else {}}
+        raise ValueError(f"{run_dir}: cannot export a '{state['task']}' checkpoint")
+    info = {"steps": state["step"], "config": state["config"], "validation": state["history"][-1] if state.get("history") else {}}
+    return kind, model_args, state_dict, info
+
+
+def export_run(run_dir: Path | str, out: Path | str, name: str | None = None, metadata: dict | None = None, from_checkpoint: bool = False) -> WeightsRecord:
+    kind, model_args, state_dict, info = run_weights(run_dir, from_checkpoint)
     info.update(metadata or {})
     return save_weights(out, kind, model_args, state_dict, info, register_as=name)
 
@@ -75,17 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", type=float, default=0.5, help="the run's share in that average (default 0.5)")
     args = parser.parse_args(argv)
     extra = json.loads(args.metadata.read_text()) if args.metadata else None
-    record = export_run(args.run_dir, args.out, args.name, extra, args.checkpoint)
-    if args.average is not None:
-        tuned, start = load_weights(record.file), load_weights(args.average)
-        if tuned["kind"] != start["kind"]:
-            parser.error(f"{args.average} holds {start['kind']} weights, the run {tuned['kind']} weights")
+    if args.average is None:
+        record = export_run(args.run_dir, args.out, args.name, extra, args.checkpoint)
+    else:  # averaged before anything is written: one file, one manifest entry
+        kind, model_args, state_dict, info = run_weights(args.run_dir, args.checkpoint)
+        start = load_weights(args.average)
+        if start["kind"] != kind:
+            parser.error(f"{args.average} holds {start['kind']} weights, the run {kind} weights")
         try:
-            state = average_weights(tuned["state_dict"], start["state_dict"], args.share)
+            state_dict = average_weights(state_dict, start["state_dict"], args.share)
         except ValueError as error:
             parser.error(str(error))
-        info = {**tuned["metadata"], "average": {"start": args.average.name, "share": args.share}}
-        record = save_weights(args.out, tuned["kind"], tuned["model_args"], state, info, register_as=args.name)
+        info.update(extra or {})
+        info["average"] = {"start": args.average.name, "share": args.share}
+        record = save_weights(args.out, kind, model_args, state_dict, info, register_as=args.name)
     print(f"wrote {record.file} ({record.kind}, sha256 {record.sha256[:12]})")
     return 0
 
