@@ -27,10 +27,9 @@ mirrored, at the same sizes, so a mirrored view of the same things matches as we
 one. Each source is a (descriptors, ab) pair; the ab is averaged over each descriptor cell.
 
 ``warp_hints`` turns a warp into hints for the colorization sub-net: dense where the warp is
-confident, with the confidence as the (fractional) mask, none below ``HINT_CONFIDENCE``.
-``transfer_hint_density`` and ``warp_clearance`` say how many hints the AdaIN transfer may still
-add (fewer the more the warp covers, none for an unrelated reference or one the warp places nowhere)
-and where it may not.
+confident, with the confidence as the (fractional) mask, none below ``HINT_CONFIDENCE``. They are
+the references' only hints: the sub-net, trained on such hints, extends them over the rest of the
+photo better than hints sampled from the AdaIN transfer's colours would (``core.pipeline.warped_hints``).
 The settings were tuned on held-out training photos (see the README's Quality section).
 """
 
@@ -51,7 +50,6 @@ RELATEDNESS_RANGE = (0.02, 0.10)  # share of strongly matched photo cells ramped
 HINT_CONFIDENCE = 0.2  # confidence a photo pixel needs for its warped colour to become a hint
 LOOSE_STRENGTH = 0.25  # how far a loosely similar reference's warped colours move the automatic ones
 TOP_K_BLOCK = 64  # columns per block of the similarity search (top_k_rows)
-TRANSFER_COVERAGE = 0.02  # warp coverage up to which the transfer's own hints fade in from none
 
 
 @dataclass(frozen=True)
@@ -194,25 +192,3 @@ def warp_hints(
     confidence = F.interpolate(warp.confidence[None, None], size=(H, W), mode="bilinear", align_corners=False)[0]
     mask = torch.where(confidence >= threshold, confidence.clamp(0, 1), torch.zeros_like(confidence))
     return ab * (mask > 0), mask
-
-
-def transfer_hint_density(density: float, warp: Warp, threshold: float = HINT_CONFIDENCE) -> float:
-    """How densely the AdaIN transfer's colours may still be sampled as hints: ``density`` less the
-    share the warp covers, times the reference's relatedness, and none while the warp places no
-    colour with confidence (fading in up to ``TRANSFER_COVERAGE``). A reference that shows none of
-    the photo's things closely enough lends no palette either: on dev, a loosely similar photo
-    whose warp covered nothing cost 1.0 dB on average through those hints."""
-    coverage = warp.coverage(threshold)
-    return density * (1.0 - coverage) * warp.relatedness * min(1.0, coverage / TRANSFER_COVERAGE)
-
-
-def warp_clearance(warp: Warp, size: tuple[int, int], radius: int, threshold: float = HINT_CONFIDENCE) -> torch.Tensor:
-    """(1, H, W) mask, 1 within about ``radius`` pixels of a cell whose warp became hints: sampled
-    transfer hints are kept out of it, as they are kept clear of content matching's hints."""
-    H, W = size
-    w = warp.confidence.shape[1]
-    cells = (warp.confidence >= threshold).float()[None, None]
-    reach = max(0, -(-radius * w // W))
-    if reach:
-        cells = F.max_pool2d(cells, 2 * reach + 1, stride=1, padding=reach)
-    return F.interpolate(cells, size=(H, W), mode="nearest")[0]

@@ -19,8 +19,6 @@ from core.correspondence import (
     reference_cells,
     soft_warp,
     top_k_rows,
-    transfer_hint_density,
-    warp_clearance,
     warp_hints,
 )
 from core.matching import content_descriptors
@@ -68,26 +66,13 @@ def test_a_mirrored_copy_needs_the_mirrored_sources(describe, chelsea):
     assert colour_error(with_mirror, target) < 6.0
 
 
-def test_an_unrelated_reference_moves_colours_part_of_the_way_and_adds_no_transfer_hints(describe, chelsea):
+def test_an_unrelated_reference_moves_colours_part_of_the_way(describe, chelsea):
     unrelated = skimage.data.astronaut()[::4, ::4].copy()  # 128 x 128
     target, warp = warp_of(describe, chelsea, unrelated)
     assert warp.relatedness == 0.0 and warp.strength == LOOSE_STRENGTH
     assert warp.coverage() < 0.05  # a cat and an astronaut resemble each other almost nowhere
-    assert transfer_hint_density(0.003, warp) == 0.0
     _, related = warp_of(describe, chelsea[:, :144], chelsea[:, 16:160])
     assert related.strength == 1.0
-
-
-def test_transfer_hints_fade_in_with_what_the_warp_places():
-    # Related as a whole, but confident nowhere: no palette hints; they fade in with the coverage.
-    def warp_covering(share: float) -> Warp:
-        confidence = torch.zeros(10, 10)
-        confidence.view(-1)[: round(share * 100)] = 1.0
-        return Warp(torch.zeros(2, 10, 10), confidence, confidence, confidence > 0, relatedness=1.0)
-
-    densities = [transfer_hint_density(0.01, warp_covering(share)) for share in (0.0, 0.01, 0.02, 0.5)]
-    assert densities[0] == 0.0 and 0.0 < densities[1] < densities[2]
-    assert densities[2] == pytest.approx(0.01 * 0.98) and densities[3] == pytest.approx(0.005)
 
 
 def test_the_warp_is_the_softmax_mean_of_the_top_k_cells():
@@ -103,14 +88,12 @@ def test_the_warp_is_the_softmax_mean_of_the_top_k_cells():
     assert bool(warp.mutual[0, 0]) and warp.relatedness == 1.0
 
 
-def test_shapes_of_hints_and_clearance(describe, chelsea):
+def test_shapes_of_hints(describe, chelsea):
     target, warp = warp_of(describe, chelsea[:, :144], chelsea[:, 48:])
     assert warp.ab.shape == (2, 16, 18) and warp.confidence.shape == (16, 18)
     ab, mask = warp_hints(warp, (128, 144))
     assert ab.shape == (2, 128, 144) and mask.shape == (1, 128, 144)
     assert float(mask.min()) >= 0 and float(mask.max()) <= 1
-    clear = warp_clearance(warp, (128, 144), radius=16)
-    assert clear.shape == (1, 128, 144) and bool((clear >= (mask > 0).float()).all())
 
 
 def test_bad_inputs_are_refused(describe, chelsea):

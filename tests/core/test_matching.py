@@ -197,8 +197,30 @@ def test_content_matching_can_be_switched_off_and_on(tiny_models, scene, corresp
     assert not np.allclose(matched, plain.ab)
     assert np.allclose(session.preview(edit).ab, matched, atol=1e-5)
     calls = session.stage_calls
-    assert calls["transfer"] == before["transfer"] + 1 and calls["colorize"] == before["colorize"] + 1  # on again: cached
+    assert calls["transfer"] == before.get("transfer", 0) + 1 and calls["colorize"] == before["colorize"] + 1  # on again: cached
     assert calls[correspondence] == before[correspondence] and calls["describe_reference"] == before["describe_reference"]
+
+
+def test_with_the_warp_the_references_hints_are_the_warped_colours_alone(tiny_models, scene):
+    # The soft warp's confident colours are the only hints a reference gives (nothing sampled from
+    # the transfer, which does not run); at blend 0 there is no warp and the transfer's hints return.
+    from core.correspondence import warp_hints
+
+    _, target, reference = scene
+    session = Colorizer(ColorizerConfig(working_size=128, device="cpu", allow_random_weights=True), tiny_models)
+    edit = session_edit(session, target, reference)
+    session.preview(edit)
+    assert session.stage_calls["transfer"] == 0
+    pipeline = session._pipeline
+    job = session._job(edit)
+    warp = pipeline.warp(job)
+    assert warp.relatedness == 1.0 and warp.coverage() > 0.5
+    ab, mask = pipeline.reference_hints(job)
+    _, warped_mask = warp_hints(warp, tuple(ab.shape[1:]))
+    assert torch.equal(mask.cpu(), warped_mask)
+    assert bool((ab.cpu()[:, warped_mask[0] == 0] == 0).all())  # no hint outside the warp's
+    session.preview(replace(edit, blend=0.0))
+    assert session.stage_calls["transfer"] == 1
 
 
 @pytest.mark.parametrize(
