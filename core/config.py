@@ -32,7 +32,7 @@ class ColorizerConfig:
     colornet: str = DEFAULT_COLORNET  # weights name (registry) or path to a weights file
     encoder: str = "efficientnet_lite0"  # efficientnet_lite0 (bundled) | vgg19 (user-supplied weights)
     decoder: str = ""  # weights name or path; "" = the default decoder of the encoder
-    hint_density: float = TRANSFER_HINT_DENSITY
+    hint_density: float = TRANSFER_HINT_DENSITY  # transfer-sampled hints: without the soft warp, or at blend 0
     hint_patch: int = HINT_PATCH
     # Content matching (core.matching): where a reference shows the same things as the photo, its
     # colours there become hints, and the AdaIN blend is scaled by how much each region is matched.

@@ -506,7 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--colornet", metavar="NAME|FILE", help="colorization sub-net weights to score")
     parser.add_argument("--decoder", metavar="NAME|FILE", help="transfer decoder weights to score")
-    parser.add_argument("--hint-density", type=float, help="share of pixels sampled as hints from the transfer")
+    parser.add_argument(
+        "--hint-density", type=float,
+        help="share of pixels sampled as hints from the transfer (where it lends hints: without the soft warp, or at blend 0)",
+    )
     parser.add_argument(
         "--methods",
         type=_method_list,
