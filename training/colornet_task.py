@@ -42,6 +42,7 @@ from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache, random_crops
 from training.engine import TrainConfig, step_rng
+from training.export import widened
 from training.hintsim import HintSimulation, UserHintSimulation, hints_from_ab, simulate_hints, simulate_user_hints, user_hint_inputs
 from training.losses import ab_to_class, classification_loss, rebalancing_weights, weighted_huber
 
@@ -155,9 +156,7 @@ class ColorNetTask:
             own = model.state_dict()[first]
             if self.config.user_hints and state[first].shape[1] < own.shape[1]:
                 # New user-hint inputs: their weights start at zero, so the output starts unchanged.
-                grown = torch.zeros_like(own)
-                grown[:, : state[first].shape[1]] = state[first]
-                state[first] = grown
+                state[first] = widened(state[first], own)
             missing, unexpected = model.load_state_dict(state, strict=False)
             new_parts = ("global_fusion.", "spatial_fusion.", "spatial_mix.")
             if unexpected or any(not key.startswith(new_parts) for key in missing):

@@ -44,10 +44,37 @@ def run_weights(run_dir: Path | str, from_checkpoint: bool = False) -> tuple[str
     return kind, model_args, state_dict, info
 
 
-def export_run(run_dir: Path | str, out: Path | str, name: str | None = None, metadata: dict | None = None, from_checkpoint: bool = False) -> WeightsRecord:
+def export_run(
+    run_dir: Path | str,
+    out: Path | str,
+    name: str | None = None,
+    metadata: dict | None = None,
+    from_checkpoint: bool = False,
+    average: Path | str | None = None,
+    share: float = 0.5,
+) -> WeightsRecord:
+    """Write a run's weights to ``out`` (registered as ``name`` if given); with ``average``, the
+    weights file the run started from, write ``share`` x the run's weights + (1 - ``share``) x those
+    instead (averaged before anything is written: one file, one manifest entry)."""
     kind, model_args, state_dict, info = run_weights(run_dir, from_checkpoint)
     info.update(metadata or {})
+    if average is not None:
+        start = load_weights(average)
+        if start["kind"] != kind:
+            raise ValueError(f"{average} holds {start['kind']} weights, the run {kind} weights")
+        state_dict = average_weights(state_dict, start["state_dict"], share)
+        info["average"] = {"start": Path(average).name, "share": share}
     return save_weights(out, kind, model_args, state_dict, info, register_as=name)
+
+
+def widened(base: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``base`` zero-padded in its second dimension to the shape of ``like``: a layer's weights from
+    a net with fewer input channels (new inputs, e.g. the user-hint channels, start at zero)."""
+    if base.dim() < 2 or base.shape[0] != like.shape[0] or base.shape[2:] != like.shape[2:] or base.shape[1] > like.shape[1]:
+        raise ValueError(f"{tuple(base.shape)} cannot grow into {tuple(like.shape)}")
+    grown = torch.zeros_like(like)
+    grown[:, : base.shape[1]] = base
+    return grown
 
 
 def average_weights(tuned: dict[str, torch.Tensor], start: dict[str, torch.Tensor], share: float) -> dict[str, torch.Tensor]:
@@ -61,11 +88,10 @@ def average_weights(tuned: dict[str, torch.Tensor], start: dict[str, torch.Tenso
     for key, value in tuned.items():
         base = start[key]
         if base.shape != value.shape:
-            if base.dim() < 2 or base.shape[0] != value.shape[0] or base.shape[2:] != value.shape[2:] or base.shape[1] > value.shape[1]:
-                raise ValueError(f"{key}: {tuple(base.shape)} cannot grow into {tuple(value.shape)}")
-            grown = torch.zeros_like(value)
-            grown[:, : base.shape[1]] = base
-            base = grown
+            try:
+                base = widened(base, value)
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
         mixed[key] = torch.lerp(base.float(), value.float(), share).to(value.dtype) if value.is_floating_point() else value.clone()
     return mixed
 
@@ -81,20 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", type=float, default=0.5, help="the run's share in that average (default 0.5)")
     args = parser.parse_args(argv)
     extra = json.loads(args.metadata.read_text()) if args.metadata else None
-    if args.average is None:
-        record = export_run(args.run_dir, args.out, args.name, extra, args.checkpoint)
-    else:  # averaged before anything is written: one file, one manifest entry
-        kind, model_args, state_dict, info = run_weights(args.run_dir, args.checkpoint)
-        start = load_weights(args.average)
-        if start["kind"] != kind:
-            parser.error(f"{args.average} holds {start['kind']} weights, the run {kind} weights")
-        try:
-            state_dict = average_weights(state_dict, start["state_dict"], args.share)
-        except ValueError as error:
-            parser.error(str(error))
-        info.update(extra or {})
-        info["average"] = {"start": args.average.name, "share": args.share}
-        record = save_weights(args.out, kind, model_args, state_dict, info, register_as=args.name)
+    try:
+        record = export_run(args.run_dir, args.out, args.name, extra, args.checkpoint, args.average, args.share)
+    except ValueError as error:
+        parser.error(str(error))
     print(f"wrote {record.file} ({record.kind}, sha256 {record.sha256[:12]})")
     return 0
 
