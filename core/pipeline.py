@@ -14,7 +14,8 @@ parts of the edit it reads:
                         blend, warp (content-aware strength)            or content matching changes
     reference hints     transfer, warp, blend                           (with the transfer)
     colorize            lightness, reference hints, model               (with the reference hints)
-    user_weights        lightness, content descriptors                  the photo, size or model changes
+    user_weights        lightness, content descriptors, lightness       the photo, size or model changes
+                        regions
     user_edit           colorize, pre-colorization, user hints,         a hint changes (and all above)
                         user weights (a user-hint sub-net: its rerun)
 
@@ -62,9 +63,9 @@ from core.matching import (
     match,
 )
 from core.models import ColorNet, ReferenceStats, TransferNet
-from core.propagation import EdgeWeights
 from core.upsample import Cancelled, resize_lightness
 from core.user_edit import (
+    UserEditWeights,
     compose_user_edit,
     reach_theta,
     semantic_guide,
@@ -634,12 +635,12 @@ class Pipeline:
             for handle in handles:
                 handle.remove()
 
-    def user_weights(self, job: Job) -> EdgeWeights:
+    def user_weights(self, job: Job) -> UserEditWeights:
         """The edge weights the user's hints spread with: the lightness's edges and those of what
         things are (the photo's content descriptors as a core.user_edit.semantic_guide)."""
         key = (job.target.key, job.working_size, job.model)
 
-        def run() -> EdgeWeights:  # what it reads first, so that only its own work is timed
+        def run() -> UserEditWeights:  # what it reads first, so that only its own work is timed
             L = self.lightness(job)[0, 0].float().cpu().numpy()
             descriptors = self.target_descriptors(job)[0].float().cpu().numpy()
             return self._timed("user_weights", lambda: user_edit_weights(L, semantic_guide(descriptors, L.shape)))

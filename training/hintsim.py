@@ -204,7 +204,7 @@ def user_hint_inputs(
             continue
         labels, count = label(pinned)
         centres = [(int(round(y)), int(round(x))) for y, x in center_of_mass(pinned, labels, range(1, count + 1))]
-        weights = user_edit_weights(L[i, 0].float().numpy(), sigma_s=CLAIM_SIGMA_S, sigma_r=CLAIM_SIGMA_R)
+        weights = user_edit_weights(L[i, 0].float().numpy(), sigma_s=CLAIM_SIGMA_S, sigma_r=CLAIM_SIGMA_R, regions=False)
         influence = user_hint_influence(centres, weights, reach_theta(float(rng.uniform(*reach))))
         spread, claimed = user_hint_planes(user_ab[i].float().numpy(), user_mask[i].float().numpy(), weights, influence)
         colour[i], claim[i, 0] = torch.from_numpy(spread), torch.from_numpy(claimed)

@@ -9,6 +9,8 @@ from core.propagation import edge_aware_filter, edge_weights, influence, propaga
 from core.user_edit import (
     USER_THETA,
     compose_user_edit,
+    extend_over_regions,
+    lightness_regions,
     reach_theta,
     semantic_guide,
     user_edit_weights,
@@ -254,3 +256,46 @@ def test_a_hint_stops_where_the_guide_changes_though_the_lightness_does_not():
     assert np.abs(plain[across]).mean() > 25.0  # without the guide it spreads on
     assert np.abs(guided[across]).mean() < np.abs(plain[across]).mean() / 4
     assert np.abs(guided[own]).mean() == pytest.approx(np.abs(plain[own]).mean(), rel=0.02)  # its own side keeps it
+
+
+def _strip_before_a_wall() -> np.ndarray:
+    """A long dark strip (a sleeve, rows 40-59) across a lighter wall, 100 x 400."""
+    L = np.full((100, 400), 70.0, dtype=np.float32)
+    L[40:60] = 30.0
+    return L
+
+
+def test_lightness_regions_follow_the_lightness_and_the_guide():
+    L = _strip_before_a_wall()
+    labels = lightness_regions(L)
+    assert labels.shape == L.shape and labels.dtype == np.int32
+    assert len(np.unique(labels[45:55])) == 1  # the strip is one region...
+    assert not set(np.unique(labels[45:55])) & set(np.unique(labels[:30]))  # ...apart from the wall
+    guide = np.zeros((3, 100, 400), dtype=np.float32)
+    guide[0, :, 200:] = 4.0  # another thing from the middle on, in the same grey
+    cut = lightness_regions(L, guide)
+    assert cut[50, 100] != cut[50, 300] and labels[50, 100] == labels[50, 300]
+    np.testing.assert_array_equal(lightness_regions(L, guide), cut)  # deterministic
+    with pytest.raises(ValueError):
+        lightness_regions(L[None])
+
+
+def test_a_claim_extends_over_the_region_it_mostly_covers():
+    reach = np.array([[1.0, 1.0, 0.2, 0.0], [1.0, 0.6, 0.0, 0.0]], dtype=np.float32)
+    regions = np.array([[0, 0, 0, 1], [0, 0, 1, 1]], dtype=np.int32)
+    out = extend_over_regions(reach, regions)
+    np.testing.assert_allclose(out, [[1.0, 1.0, 0.76, 0.0], [1.0, 0.76, 0.0, 0.0]], atol=1e-6)
+    with pytest.raises(ValueError):
+        extend_over_regions(reach, regions[:1])
+
+
+def test_a_hint_fills_the_strip_it_lands_in_and_stays_off_the_wall():
+    L = _strip_before_a_wall()
+    hint_ab, mask = _hint(100, 400, 50, 20)
+    base = np.zeros((2, 100, 400), dtype=np.float32)
+    plain = compose_user_edit(base, hint_ab, mask, [(50, 20)], user_edit_weights(L, sigma_r=6, regions=False))
+    filled = compose_user_edit(base, hint_ab, mask, [(50, 20)], user_edit_weights(L, sigma_r=6))
+    far_end, wall = (0, slice(42, 58), slice(300, 380)), (0, slice(0, 30), slice(0, 100))
+    assert filled[far_end].mean() > 2 * plain[far_end].mean()  # the fade along the strip is lifted
+    assert filled[far_end].mean() > 15.0
+    assert np.abs(filled[wall]).max() < 1.0 and np.abs(plain[wall]).max() < 1.0
