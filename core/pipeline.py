@@ -559,10 +559,15 @@ class Pipeline:
 
     def prepare(self, job: Job) -> None:
         """Compute ahead, once per photo, what a first reference or a first hint would wait for: the
-        pre-coloured photo's encoder features (the transfer reads them) and the hints' edge weights."""
-        self.target_features(job)
+        photo's content descriptors (the warp and the hints read them), the hints' edge weights and
+        regions, and where a first reference would be transferred (no soft warp, or the job's
+        matching off) the pre-coloured photo's encoder features."""
+        if not self.warping or not job.match_references:
+            self.target_features(job)
         if self.config.user_edit:
             self.user_weights(job)
+        elif self.warping:
+            self.target_descriptors(job)
 
     def _colorize_key(self, job: Job) -> tuple:
         ref_key = self._transfer_key(job) + (job.match_references,) if job.references else None

@@ -113,9 +113,15 @@ def test_prepare_computes_ahead_what_a_first_reference_and_hint_wait_for(
 ):
     colorizer.preview(edit)
     before = Counter(colorizer.stage_calls)
+    colorizer.prepare(edit)  # the soft warp: the transfer is not needed for a first reference
+    assert Counter(colorizer.stage_calls) - before == Counter({"describe_target": 1, "user_weights": 1})
+    warped = replace(edit, references=(astronaut,))
+    assert rerun_for(colorizer, edit, warped)["encode_target"] == 0
+    edit = replace(edit, match_content=False)  # matching off: a first reference is transferred everywhere
+    before = Counter(colorizer.stage_calls)
     colorizer.prepare(edit)
-    assert Counter(colorizer.stage_calls) - before == Counter({"encode_target": 1, "describe_target": 1, "user_weights": 1})
-    referenced = replace(edit, references=(astronaut,), match_content=False)  # transferred everywhere
+    assert Counter(colorizer.stage_calls) - before == Counter({"encode_target": 1})
+    referenced = replace(edit, references=(astronaut,))
     rerun = rerun_for(colorizer, edit, referenced)
     assert rerun["encode_reference"] == 1 and rerun["transfer"] == 1 and rerun["encode_target"] == 0
     hinted = referenced.with_hint(Hint(5, 5, (30.0, 30.0)))
