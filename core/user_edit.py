@@ -115,9 +115,14 @@ def lightness_regions(
         raise ValueError(f"lightness must be shaped (H, W), got {L.shape}")
     labels = felzenszwalb(L / 100.0, scale=scale, sigma=REGION_SIGMA, min_size=min_size)
     if guide is not None:
-        bins = np.floor(np.asarray(guide, dtype=np.float64) / REGION_GUIDE_STEP).astype(np.int64)
-        keys = np.stack([labels.ravel(), *(b.ravel() for b in bins)])
-        labels = np.unique(keys, axis=1, return_inverse=True)[1].reshape(L.shape)
+        guide = np.asarray(guide, dtype=np.float64)
+        if guide.ndim != 3 or guide.shape[1:] != L.shape:
+            raise ValueError(f"guide must be shaped (C, {L.shape[0]}, {L.shape[1]}), got {guide.shape}")
+        keys = labels.astype(np.int64).ravel()
+        for component in guide:  # one digit per component: its bin, clipped to 16 (+-20 deviations)
+            bins = np.clip(np.floor(component.ravel() / REGION_GUIDE_STEP), -8, 7).astype(np.int64) + 8
+            keys = keys * 16 + bins
+        labels = np.unique(keys, return_inverse=True)[1].reshape(L.shape)
     return labels.astype(np.int32)
 
 

@@ -278,6 +278,8 @@ def test_lightness_regions_follow_the_lightness_and_the_guide():
     np.testing.assert_array_equal(lightness_regions(L, guide), cut)  # deterministic
     with pytest.raises(ValueError):
         lightness_regions(L[None])
+    with pytest.raises(ValueError):
+        lightness_regions(L, guide[:, :10])
 
 
 def test_a_claim_extends_over_the_region_it_mostly_covers():
