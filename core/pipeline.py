@@ -14,8 +14,8 @@ parts of the edit it reads:
                         blend, warp (content-aware strength)            or content matching changes
     reference hints     transfer, warp, blend                           (with the transfer)
     colorize            lightness, reference hints, model               (with the reference hints)
-    user_weights        lightness, content descriptors, lightness       the photo, size or model changes
-                        regions
+    user_weights        lightness (and its regions), content            the photo, size or model changes
+                        descriptors
     user_edit           colorize, pre-colorization, user hints,         a hint changes (and all above)
                         user weights (a user-hint sub-net: its rerun)
 
@@ -566,7 +566,7 @@ class Pipeline:
             self.target_features(job)
         if self.config.user_edit:
             self.user_weights(job)
-        elif self.warping:
+        elif job.match_references:  # the warp or the matches read them
             self.target_descriptors(job)
 
     def _colorize_key(self, job: Job) -> tuple:

@@ -204,6 +204,8 @@ def user_hint_inputs(
             continue
         labels, count = label(pinned)
         centres = [(int(round(y)), int(round(x))) for y, x in center_of_mass(pinned, labels, range(1, count + 1))]
+        # Claims without the lightness's regions, as the shipped sub-net was trained (the app fills
+        # them; the net has not seen such claims): segmenting each sample would slow training.
         weights = user_edit_weights(L[i, 0].float().numpy(), sigma_s=CLAIM_SIGMA_S, sigma_r=CLAIM_SIGMA_R, regions=False)
         influence = user_hint_influence(centres, weights, reach_theta(float(rng.uniform(*reach))))
         spread, claimed = user_hint_planes(user_ab[i].float().numpy(), user_mask[i].float().numpy(), weights, influence)

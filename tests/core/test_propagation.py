@@ -12,6 +12,7 @@ from core.user_edit import (
     extend_over_regions,
     lightness_regions,
     reach_theta,
+    region_fill,
     semantic_guide,
     user_edit_weights,
     user_hint_influence,
@@ -301,3 +302,32 @@ def test_a_hint_fills_the_strip_it_lands_in_and_stays_off_the_wall():
     assert filled[far_end].mean() > 2 * plain[far_end].mean()  # the fade along the strip is lifted
     assert filled[far_end].mean() > 15.0
     assert np.abs(filled[wall]).max() < 1.0 and np.abs(plain[wall]).max() < 1.0
+
+
+def test_pieces_of_a_region_the_guide_crosses_twice_are_regions_of_their_own():
+    L = np.full((60, 300), 50.0, dtype=np.float32)  # one flat region
+    guide = np.zeros((3, 60, 300), dtype=np.float32)
+    guide[0, :, 100:200] = -4.0  # the guide goes +, -, + across it
+    labels = lightness_regions(L, guide)
+    assert len({labels[30, 50], labels[30, 150], labels[30, 250]}) == 3
+    weights = user_edit_weights(L, guide)
+    claim = user_hint_influence([(30, 20)], weights)
+    assert claim[:, 220:].max() < 0.05  # the far piece does not share the near one's claim
+
+
+def test_a_local_hint_does_not_fill_its_region():
+    L = np.full((128, 128), 50.0, dtype=np.float32)  # flat: the whole photo is one region
+    weights, plain = user_edit_weights(L), user_edit_weights(L, regions=False)
+    assert region_fill(reach_theta(0.0)) == 0.0 and region_fill(reach_theta(0.25)) == pytest.approx(0.5)
+    assert region_fill(reach_theta(0.5)) == region_fill(reach_theta(1.0)) == 1.0
+    local = user_hint_influence([(64, 10)], weights, reach_theta(0.0))
+    np.testing.assert_array_equal(local, user_hint_influence([(64, 10)], plain, reach_theta(0.0)))
+    filled = user_hint_influence([(64, 10)], weights)
+    assert filled[:, 100:].min() > local[:, 100:].min() + 0.2  # at the default reach it fills the region
+    # A local and a default hint in two regions: only the default one fills its region.
+    halves = user_edit_weights(_two_halves(128, 512, 60.0), sigma_r=6)
+    centres = [(64, 20), (64, 492)]
+    mixed = user_hint_influence(centres, halves, [reach_theta(0.0), reach_theta(0.5)])
+    both_filled = user_hint_influence(centres, halves, [reach_theta(0.5), reach_theta(0.5)])
+    assert mixed[:, 200:240].max() < 0.1 and both_filled[:, 200:240].min() > 0.3
+    np.testing.assert_allclose(mixed[:, 300:], both_filled[:, 300:], atol=0.02)
