@@ -642,7 +642,8 @@ class Pipeline:
 
     def user_weights(self, job: Job) -> UserEditWeights:
         """The edge weights the user's hints spread with: the lightness's edges and those of what
-        things are (the photo's content descriptors as a core.user_edit.semantic_guide)."""
+        things are (the photo's content descriptors as a core.user_edit.semantic_guide), with the
+        lightness's regions their claims fill (core.user_edit.lightness_regions)."""
         key = (job.target.key, job.working_size, job.model)
 
         def run() -> UserEditWeights:  # what it reads first, so that only its own work is timed
