@@ -673,11 +673,12 @@ class Pipeline:
             weights = self.user_weights(job)
             user_ab, user_mask = rasterize_hints(job.hints, job.target.size, (w, h))
             reach = None  # computed by the compose unless the claim is needed first
+            before = self.final_ab(replace(job, hints=()))  # shown before the first hint: memoised
             if self.nets(job.model).colornet.user_hints:
                 reach = user_hint_influence(centres, weights, thetas)
                 base = self._run_user_colornet(job, L, reach)
             else:
-                base = self.final_ab(replace(job, hints=()))
+                base = before
             if job.references and reach is None:
                 reach = user_hint_influence(centres, weights, thetas)
                 claimed = torch.from_numpy(reach)
@@ -685,7 +686,10 @@ class Pipeline:
                     claim = claimed.to(base.device)[None, None]
                     base = base + claim * (self.precolorized(job) - base)
             ab, hint_ab, hint_mask = base[0].float().cpu().numpy(), user_ab.numpy(), user_mask.numpy()
-            out = self._timed("user_edit", lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach))
+            before_ab = before[0].float().cpu().numpy()
+            out = self._timed(
+                "user_edit", lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach, before_ab)
+            )
             return torch.from_numpy(out)[None].to(base.device, base.dtype)
 
         return self._memo("user_edit", self._colorize_key(job), run, counted=False)

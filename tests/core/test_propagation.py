@@ -7,7 +7,10 @@ import pytest
 
 from core.propagation import edge_aware_filter, edge_weights, influence, propagate
 from core.user_edit import (
+    CAST_DOUBT,
+    CAST_LIMIT,
     USER_THETA,
+    agreed_cast,
     compose_user_edit,
     extend_over_regions,
     lightness_regions,
@@ -119,6 +122,51 @@ def test_compose_user_edit_recolours_the_region_only():
     np.testing.assert_allclose(out[:, 20, 10], (40.0, -20.0))  # the hint itself
     np.testing.assert_allclose(out[:, 20, 25], (40.0, -20.0), atol=3.0)  # its region
     np.testing.assert_allclose(out[:, 20, 45], base[:, 20, 45], atol=1.0)  # across the edge: untouched
+
+
+def test_one_correction_casts_a_little_a_recolouring_none():
+    change = np.array([[9.0, -12.0]])  # 15 ab units: a correction
+    weight = (1 - (15.0 / CAST_LIMIT) ** 2) ** 2
+    np.testing.assert_allclose(agreed_cast(change, [[20.0, 5.0]], [1.0]), change[0] * weight / (weight + CAST_DOUBT))
+    np.testing.assert_array_equal(agreed_cast([[CAST_LIMIT, 0.0]], [[50.0, 0.0]], [1.0]), (0.0, 0.0))  # a recolouring
+    np.testing.assert_array_equal(agreed_cast(change, [[20.0, 5.0]], [0.0]), (0.0, 0.0))  # a hint kept local
+    np.testing.assert_array_equal(agreed_cast(np.zeros((0, 2)), np.zeros((0, 2)), []), (0.0, 0.0))
+    largest = max(np.hypot(*agreed_cast([[size, 0.0]], [[size, 0.0]], [1.0])) for size in np.linspace(0, 2 * CAST_LIMIT, 401))
+    assert 3.0 < largest < 4.5  # whatever one hint's change, the rest of the photo moves a few units at most
+    with pytest.raises(ValueError):
+        agreed_cast(change, [[1.0, 2.0], [3.0, 4.0]], [1.0])
+
+
+def test_hints_that_agree_cast_more_and_a_stroke_counts_once():
+    change = np.tile([[6.0, 8.0]], (5, 1))
+    one = agreed_cast(change[:1], [[1.0, 2.0]], [1.0])
+    five = agreed_cast(change, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [9.0, 9.0]], [1.0] * 5)
+    stroke = agreed_cast(change, np.tile([[1.0, 2.0]], (5, 1)), [1.0] * 5)
+    np.testing.assert_allclose(stroke, one)
+    assert np.hypot(*five) > 2 * np.hypot(*one)
+    assert np.hypot(*five) < 10.0  # never more than the hints' change
+    # Corrections that disagree cancel.
+    np.testing.assert_allclose(agreed_cast([[6.0, 8.0], [-6.0, -8.0]], [[1.0, 2.0], [3.0, 4.0]], [1.0, 1.0]), (0.0, 0.0))
+
+
+def test_a_correction_shifts_the_rest_of_the_photo_by_its_cast():
+    L = _two_halves()
+    weights = user_edit_weights(L, sigma_s=64, sigma_r=6)
+    base = np.zeros((2, 40, 60), dtype=np.float32)
+    base[1] = 10.0
+    hint_ab, mask = _hint(40, 60, 20, 10, ab=(9.0, -2.0))  # 15 ab units from the base
+    out = compose_user_edit(base, hint_ab, mask, [(20, 10)], weights)
+    cast = agreed_cast([[9.0, -12.0]], [[9.0, -2.0]], [1.0])
+    np.testing.assert_allclose(out[:, 20, 55], base[:, 20, 55] + cast, atol=0.05)  # across the edge
+    np.testing.assert_allclose(out[:, 20, 10], (9.0, -2.0))  # the hint itself
+    # Measured from the colours before the hint: where the base already carries the hint's colour
+    # (a sub-net that reads the hints), a recolouring casts nothing.
+    recoloured = np.where(mask > 0, hint_ab, base)
+    far_ab, _ = _hint(40, 60, 20, 10, ab=(40.0, -30.0))
+    out = compose_user_edit(np.where(mask > 0, far_ab, base), far_ab, mask, [(20, 10)], weights, before_ab=base)
+    np.testing.assert_allclose(out[:, 20, 55], base[:, 20, 55], atol=1e-4)
+    with pytest.raises(ValueError):
+        compose_user_edit(recoloured, hint_ab, mask, [(20, 10)], weights, before_ab=base[:, :10])
 
 
 def test_compose_without_hints_returns_the_base():
