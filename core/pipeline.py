@@ -274,17 +274,20 @@ def warped_hints(
 
 def hint_centres(
     hints: Sequence[Hint], original_size: tuple[int, int], size: tuple[int, int]
-) -> tuple[list[tuple[int, int]], list[float]]:
+) -> tuple[list[tuple[int, int]], list[float], list[tuple[float, float]]]:
     """The hints' centres as (y, x) working pixels (``size`` is (w, h)), as rasterize_hints maps them,
-    and the theta of each hint's reach (core.user_edit.reach_theta); hints off the photo are left out."""
+    the theta of each hint's reach (core.user_edit.reach_theta) and each hint's colour; hints off
+    the photo are left out."""
     (W, H), (w, h) = original_size, size
-    centres, thetas = [], []
+    centres, thetas, colours = [], [], []
     for hint in hints:
-        x, y = round((hint.x + 0.5) * w / W - 0.5), round((hint.y + 0.5) * h / H - 0.5)
+        # floor(c + 0.5) as rasterize_hints rounds (Python's round takes halves to even)
+        x, y = int(np.floor((hint.x + 0.5) * w / W)), int(np.floor((hint.y + 0.5) * h / H))
         if 0 <= x < w and 0 <= y < h:
             centres.append((y, x))
             thetas.append(reach_theta(hint.reach))
-    return centres, thetas
+            colours.append(hint.ab)
+    return centres, thetas, colours
 
 
 def hint_planes(
@@ -596,7 +599,7 @@ class Pipeline:
             weights = self.user_weights(job)
             user_ab, user_mask = rasterize_hints(hints, job.target.size, tuple(L.shape[:1:-1]))
             if reach is None:
-                centres, thetas = hint_centres(hints, job.target.size, tuple(L.shape[:1:-1]))
+                centres, thetas, _ = hint_centres(hints, job.target.size, tuple(L.shape[:1:-1]))
                 reach = user_hint_influence(centres, weights, thetas) if centres else np.zeros(weights.shape, np.float32)
             colour, claim = user_hint_planes(user_ab.numpy(), user_mask.numpy(), weights, reach)
             user = {"user_ab": torch.from_numpy(colour)[None].to(L.device), "user_mask": torch.from_numpy(claim)[None, None].to(L.device)}
@@ -662,12 +665,13 @@ class Pipeline:
         reruns with the user's hints in their own channels (the references' hints inside the claims
         left out): trained to carry a true colour where the photo's content says it belongs, and a
         new colour over its region only. Without one, the references' colours step aside for the
-        automatic ones and no network runs."""
+        automatic ones and no network runs. Beyond the claims, the colours shift by the cast the
+        hints agree on, measured against the result without them (core.user_edit.agreed_cast)."""
 
         def run() -> torch.Tensor:
             L = self.lightness(job)
             h, w = L.shape[2:]
-            centres, thetas = hint_centres(job.hints, job.target.size, (w, h))
+            centres, thetas, colours = hint_centres(job.hints, job.target.size, (w, h))
             if not centres:
                 return self.final_ab(replace(job, hints=()))
             weights = self.user_weights(job)
@@ -688,7 +692,8 @@ class Pipeline:
             ab, hint_ab, hint_mask = base[0].float().cpu().numpy(), user_ab.numpy(), user_mask.numpy()
             before_ab = before[0].float().cpu().numpy()
             out = self._timed(
-                "user_edit", lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach, before_ab)
+                "user_edit",
+                lambda: compose_user_edit(ab, hint_ab, hint_mask, centres, weights, thetas, reach, before_ab, colours),
             )
             return torch.from_numpy(out)[None].to(base.device, base.dtype)
 

@@ -21,6 +21,12 @@ sub-net that reads the user's hints apart from the references' (or, with an olde
 run without them), so the hints the references give cannot drown them, and a purple sleeve stays a
 sleeve.
 
+Beyond the claims the colours shift by the cast the hints agree on (:func:`agreed_cast`): a hint
+near the colour the photo showed there before any hint corrects the photo's colours (the automatic
+colours tend to be off by one shift over the whole photo), so the rest follows it a little, and
+several corrections that agree, more; a hint of a clearly new colour recolours one thing and moves
+nothing beyond it.
+
 A sub-net with a user-hint input reads the hints as :func:`user_hint_planes`: their colours spread
 over the regions they claim, and the claim itself, so it sees where each hint reaches instead of
 having to infer it from isolated points.
@@ -57,6 +63,7 @@ REGION_GUIDE_COMPONENTS = 1  # cut by all three: recolour F1 0.703 / 0.715 (dev 
 # A limit of 40 gave 25.29 / 28.09, but moved the rest of the photo by up to 4.4 units for one hint.
 CAST_LIMIT = 30.0  # ab change from which a hint recolours one thing and says nothing of the rest
 CAST_DOUBT = 2.0  # statements' worth of doubt: one correction moves the rest by 3.3 ab units at most
+CAST_SAME = 4.0  # ab units within which two hints' colours are one statement (about 1.5 just-noticeable steps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,17 +227,28 @@ def user_hint_planes(
     return colour.astype(np.float32), np.maximum(reach, mask[0]).astype(np.float32)
 
 
+def _statements(colours: np.ndarray) -> np.ndarray:
+    """Int labels (n,) grouping the hint colours ``colours`` (n, 2) that lie within CAST_SAME of
+    each other, directly or through a chain of such colours (a stroke, a colour taken from a hint)."""
+    from scipy.sparse.csgraph import connected_components  # only the user's edits need it
+
+    near = np.hypot(*(colours[:, None, :] - colours[None, :, :]).transpose(2, 0, 1)) <= CAST_SAME
+    return connected_components(near, directed=False)[1]
+
+
 def agreed_cast(changes: np.ndarray, colours: np.ndarray, fills: Sequence[float]) -> np.ndarray:
     """The shift (2,) of the colours beyond the hints' claims that the hints agree on, float64.
 
-    ``changes`` (n, 2) are each hint's colour minus the colour there without it, ``colours`` (n, 2)
-    the hints' colours and ``fills`` their :func:`region_fill` (a hint kept local says nothing about
-    the rest of the photo). Hints of one colour, such as a stroke's, are one statement: their
-    changes and fills are averaged. A statement whose change is CAST_LIMIT or more recolours one
-    thing and weighs nothing; a smaller one corrects the photo's colours and weighs
-    (1 - (change / CAST_LIMIT)^2)^2 (Tukey's biweight) times its fill. The cast is the weighted sum
-    of the changes over the total weight plus CAST_DOUBT: one correction moves the rest of the photo
-    by 3.3 ab units at most, several that agree by most of their mean change."""
+    ``changes`` (n, 2) are each hint's colour minus the colour there before any of the user's
+    hints, ``colours`` (n, 2) the hints' colours and ``fills`` their :func:`region_fill` (a hint kept
+    local says nothing about the rest of the photo). A hint whose change is CAST_LIMIT or more
+    recolours one thing and weighs nothing; a smaller one corrects the photo's colours and weighs
+    (1 - (change / CAST_LIMIT)^2)^2 (Tukey's biweight) times its fill. Hints of one colour (within
+    CAST_SAME ab units), such as a stroke's or a colour taken from another hint, are one statement:
+    its weight is their mean weight, its change their weighted mean change. The cast is the
+    statements' weighted sum of changes over their total weight plus CAST_DOUBT: one correction
+    moves the rest of the photo by 3.3 ab units at most, several that agree by most of their mean
+    change."""
     changes = np.asarray(changes, dtype=np.float64).reshape(-1, 2)
     colours = np.asarray(colours, dtype=np.float64).reshape(-1, 2)
     fills = np.asarray(fills, dtype=np.float64).reshape(-1)
@@ -238,13 +256,21 @@ def agreed_cast(changes: np.ndarray, colours: np.ndarray, fills: Sequence[float]
         raise ValueError(f"expected one colour and fill per change, got {len(changes)}, {len(colours)} and {len(fills)}")
     if not len(changes):
         return np.zeros(2)
-    _, statement = np.unique(np.round(colours, 3), axis=0, return_inverse=True)
-    statement = statement.reshape(-1)
-    count = np.bincount(statement)
-    change = np.stack([np.bincount(statement, changes[:, i]) for i in range(2)], axis=1) / count[:, None]
-    fill = np.bincount(statement, fills) / count
-    weight = np.clip(1.0 - (np.hypot(change[:, 0], change[:, 1]) / CAST_LIMIT) ** 2, 0.0, 1.0) ** 2 * fill
-    return (weight[:, None] * change).sum(axis=0) / (weight.sum() + CAST_DOUBT)
+    weight = np.clip(1.0 - (np.hypot(changes[:, 0], changes[:, 1]) / CAST_LIMIT) ** 2, 0.0, 1.0) ** 2 * np.clip(fills, 0.0, 1.0)
+    weight = np.nan_to_num(weight)
+    if not weight.any():
+        return np.zeros(2)
+    statement = _statements(colours)
+    total = np.bincount(statement, weight)
+    shift = np.stack([np.bincount(statement, weight * changes[:, i]) for i in range(2)], axis=1)
+    mean_weight = total / np.bincount(statement)
+    change = shift / np.maximum(total, 1e-12)[:, None]
+    return (mean_weight[:, None] * change).sum(axis=0) / (mean_weight.sum() + CAST_DOUBT)
+
+
+def _mean_about(ab: np.ndarray, y: int, x: int) -> np.ndarray:
+    """The mean colour (2,) of ``ab`` (2, H, W) over the 3 x 3 pixels about (y, x), inside the photo."""
+    return ab[:, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].astype(np.float64).mean(axis=(1, 2))
 
 
 def compose_user_edit(
@@ -256,6 +282,7 @@ def compose_user_edit(
     theta: float | Sequence[float] = USER_THETA,
     reach: np.ndarray | None = None,
     before_ab: np.ndarray | None = None,
+    colours: Sequence[tuple[float, float]] | None = None,
 ) -> np.ndarray:
     """The colours ``base_ab`` (2, H, W) with the user's hints (``hint_ab`` (2, H, W) where
     ``hint_mask`` (1, H, W) is 1, clicked at ``centres``) laid on top; returns float32 (2, H, W).
@@ -265,8 +292,10 @@ def compose_user_edit(
     unless the caller already has it. Beyond their reach the colours shift by the cast the hints
     agree on (:func:`agreed_cast`): none for a hint that recolours a thing, a little for one that
     corrects the photo's colours, more for several corrections that agree. Each hint's change is
-    measured from ``before_ab`` (2, H, W), the colours without any of the user's hints, where
-    ``base_ab`` already carries them (a sub-net that reads the hints); ``base_ab`` unless given."""
+    its colour (``colours``, one (a, b) per centre; else read from ``hint_ab`` at the centre, where
+    a later hint's patch may cover an earlier one) minus ``before_ab`` (2, H, W) about its centre:
+    the colours without any of the user's hints, where ``base_ab`` already carries them (a sub-net
+    that reads the hints); ``base_ab`` unless given."""
     base_ab = np.asarray(base_ab, dtype=np.float32)
     hint_ab = np.asarray(hint_ab, dtype=np.float32)
     mask = np.asarray(hint_mask, dtype=np.float32)
@@ -279,14 +308,18 @@ def compose_user_edit(
     elif reach.shape != base_ab.shape[1:]:
         raise ValueError(f"reach must be shaped {base_ab.shape[1:]}, got {reach.shape}")
     thetas = _thetas(centres, theta)
-    if not centres or not mask.any():
-        return base_ab.copy()
-    spread = _spread((hint_ab - base_ab) * mask, mask, weights)
-    at = tuple(np.array([(y, x) for y, x in centres if mask[0, y, x] > 0], dtype=np.intp).reshape(-1, 2).T)
-    fills = [region_fill(t) for (y, x), t in zip(centres, thetas) if mask[0, y, x] > 0]
     before = base_ab if before_ab is None else np.asarray(before_ab, dtype=np.float32)
     if before.shape != base_ab.shape:
         raise ValueError(f"the colours before the hints must be shaped {base_ab.shape}, got {before.shape}")
-    cast = agreed_cast((hint_ab[:, at[0], at[1]] - before[:, at[0], at[1]]).T, hint_ab[:, at[0], at[1]].T, fills)
+    if colours is None:
+        colours = [tuple(hint_ab[:, y, x]) if mask[0, y, x] > 0 else None for y, x in centres]
+    elif len(colours) != len(centres):
+        raise ValueError(f"expected one colour per hint centre, got {len(colours)} for {len(centres)}")
+    if not centres or not mask.any():
+        return base_ab.copy()
+    spread = _spread((hint_ab - base_ab) * mask, mask, weights)
+    kept = [i for i, colour in enumerate(colours) if colour is not None]
+    changes = [np.asarray(colours[i], np.float64) - _mean_about(before, *centres[i]) for i in kept]
+    cast = agreed_cast(np.reshape(changes, (-1, 2)), np.reshape([colours[i] for i in kept], (-1, 2)), [region_fill(thetas[i]) for i in kept])
     out = base_ab + spread * reach[None] + (1.0 - reach)[None] * cast[:, None, None].astype(np.float32)
     return np.where(mask > 0, hint_ab, out).astype(np.float32)

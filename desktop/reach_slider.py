@@ -13,7 +13,7 @@ from desktop.gesture_slider import GestureSlider
 TOOLTIP = (
     "How far a hint's colour spreads. Local: it colours only about the hint. Whole region: it carries "
     "over the whole area the hint lands in, up to where the brightness changes sharply.\n"
-    "A hint close to the colour already shown there also corrects the rest of the photo a little "
+    "A hint close to the colour the photo had there before your hints also corrects the rest of it a little "
     "(hints that agree, more); a local hint does not, nor does a clearly different colour.\n"
     "Sets the selected hint, and the hints you add next."
 )

@@ -139,14 +139,21 @@ def test_one_correction_casts_a_little_a_recolouring_none():
 
 def test_hints_that_agree_cast_more_and_a_stroke_counts_once():
     change = np.tile([[6.0, 8.0]], (5, 1))
-    one = agreed_cast(change[:1], [[1.0, 2.0]], [1.0])
-    five = agreed_cast(change, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [9.0, 9.0]], [1.0] * 5)
+    distinct = [[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 0.0], [40.0, 0.0]]
+    one = agreed_cast(change[:1], distinct[:1], [1.0])
+    five = agreed_cast(change, distinct, [1.0] * 5)
     stroke = agreed_cast(change, np.tile([[1.0, 2.0]], (5, 1)), [1.0] * 5)
     np.testing.assert_allclose(stroke, one)
+    # Colours a user cannot tell apart (a hand-made stroke, a colour taken from a hint) are one too.
+    np.testing.assert_allclose(agreed_cast(change, [[1.0, 2.0 + 0.01 * i] for i in range(5)], [1.0] * 5), one)
     assert np.hypot(*five) > 2 * np.hypot(*one)
     assert np.hypot(*five) < 10.0  # never more than the hints' change
     # Corrections that disagree cancel.
-    np.testing.assert_allclose(agreed_cast([[6.0, 8.0], [-6.0, -8.0]], [[1.0, 2.0], [3.0, 4.0]], [1.0, 1.0]), (0.0, 0.0))
+    np.testing.assert_allclose(agreed_cast([[6.0, 8.0], [-6.0, -8.0]], [[0.0, 0.0], [20.0, 0.0]], [1.0, 1.0]), (0.0, 0.0))
+    # A recolouring (or a local hint) of the same colour as a correction lends it nothing.
+    shared = agreed_cast([[6.0, 8.0], [40.0, 0.0]], [[1.0, 2.0], [1.0, 2.0]], [1.0, 1.0])
+    assert abs(shared[0] * 8.0 - shared[1] * 6.0) < 1e-9 and 0 < np.hypot(*shared) <= np.hypot(*one)  # along the correction
+    np.testing.assert_array_equal(agreed_cast([[40.0, 0.0], [6.0, 8.0]], [[1.0, 2.0], [1.0, 2.0]], [1.0, 0.0]), (0.0, 0.0))
 
 
 def test_a_correction_shifts_the_rest_of_the_photo_by_its_cast():
@@ -167,6 +174,21 @@ def test_a_correction_shifts_the_rest_of_the_photo_by_its_cast():
     np.testing.assert_allclose(out[:, 20, 55], base[:, 20, 55], atol=1e-4)
     with pytest.raises(ValueError):
         compose_user_edit(recoloured, hint_ab, mask, [(20, 10)], weights, before_ab=base[:, :10])
+
+
+def test_the_cast_takes_each_hints_own_colour():
+    # A local correction clicked over a recolouring: the later patch covers the earlier centre, but
+    # each hint's own colour and reach decide its cast (neither casts: a new colour, a local hint).
+    weights = user_edit_weights(_two_halves(), sigma_s=64, sigma_r=6)
+    base = np.zeros((2, 40, 60), dtype=np.float32)
+    hint_ab, mask = _hint(40, 60, 20, 10, ab=(6.0, 8.0))
+    centres, thetas = [(20, 10), (20, 10)], [USER_THETA, reach_theta(0.0)]
+    out = compose_user_edit(base, hint_ab, mask, centres, weights, thetas, colours=[(-40.0, 30.0), (6.0, 8.0)])
+    np.testing.assert_allclose(out[:, 2, 58], (0.0, 0.0), atol=0.01)  # (the spread leaks a thousandth)
+    read = compose_user_edit(base, hint_ab, mask, centres, weights, [USER_THETA, USER_THETA])  # both read (6, 8)
+    assert np.hypot(*read[:, 2, 58]) > 1.0
+    with pytest.raises(ValueError):
+        compose_user_edit(base, hint_ab, mask, centres, weights, thetas, colours=[(6.0, 8.0)])
 
 
 def test_compose_without_hints_returns_the_base():
