@@ -672,12 +672,12 @@ class Pipeline:
             L = self.lightness(job)
             h, w = L.shape[2:]
             centres, thetas, colours = hint_centres(job.hints, job.target.size, (w, h))
+            before = self.final_ab(replace(job, hints=()))  # shown before the first hint: memoised
             if not centres:
-                return self.final_ab(replace(job, hints=()))
+                return before
             weights = self.user_weights(job)
             user_ab, user_mask = rasterize_hints(job.hints, job.target.size, (w, h))
             reach = None  # computed by the compose unless the claim is needed first
-            before = self.final_ab(replace(job, hints=()))  # shown before the first hint: memoised
             if self.nets(job.model).colornet.user_hints:
                 reach = user_hint_influence(centres, weights, thetas)
                 base = self._run_user_colornet(job, L, reach)

@@ -34,7 +34,7 @@ having to infer it from isolated points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
@@ -159,7 +159,7 @@ def user_edit_weights(
     ``regions``, the claims also extend over the lightness's :func:`lightness_regions`."""
     weights = edge_weights(L, sigma_s, sigma_r, iterations, guide=guide, sigma_guide=sigma_guide)
     labels = lightness_regions(L, guide) if regions else None
-    return UserEditWeights(weights.horizontal, weights.vertical, weights.sigma_s, weights.sigma_r, labels)
+    return UserEditWeights(**{field.name: getattr(weights, field.name) for field in fields(weights)}, regions=labels)
 
 
 def region_fill(theta: float) -> float:
