@@ -19,7 +19,8 @@ Options beyond the paper's recipe:
   trained on simulated user hints that pin true colours or recolour a region with a colour of any
   hue (training.hintsim.simulate_user_hints), read as the pipeline gives them: spread over the
   regions they claim, with a random reach (training.hintsim.user_hint_inputs). From starting
-  weights without them, the new inputs' weights begin at zero.
+  weights without them, the new inputs' weights begin at zero. With ``claim_regions`` the claims
+  also fill the lightness's regions as the app's do (about 20 ms more per user sample at 160 px).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class ColorNetConfig(TrainConfig):
     user_hints: bool = False  # the user's hints get their own input channels (see ColorNet)
     user_share: float = 0.5  # of the samples with hints: those with user hints (user_hints only)
     recolour_share: float = 0.5  # of those: the user recolours a region with a new colour
+    claim_regions: bool = False  # simulated claims also fill the lightness's regions, as the app's do
 
 
 MATCH_SCALES = ColorizerConfig.match_scales  # the sizes the app describes a reference at
@@ -206,7 +208,7 @@ class ColorNetTask:
             user_rng = step_rng(cfg.seed, step, 17)
             target, hint_ab, mask, user_ab, user_mask = simulate_user_hints(batch.lab, hint_ab, mask, self.sim, self.user_sim, user_rng)
             gt_ab = target.to(device)
-            colour, claim = user_hint_inputs(batch.L, user_ab, user_mask, user_rng)
+            colour, claim = user_hint_inputs(batch.L, user_ab, user_mask, user_rng, regions=cfg.claim_regions)
             extra_hints = {"user_ab": colour.to(device), "user_mask": claim.to(device)}
             pinned = user_mask.to(device)
         else:
@@ -262,7 +264,9 @@ class ColorNetTask:
                 warped = model(L, warp_ab.to(device), warp_mask.to(device), **extra)
                 scores.setdefault("psnr_warp", []).extend(psnr_from_ab(L, warped, rgb).tolist())
             if getattr(model, "module", model).user_hints:  # the same hints, given as the user's
-                colour, claim = user_hint_inputs(batch.L, hint_ab, mask, np.random.default_rng([position, 7]), (0.5, 0.5))
+                colour, claim = user_hint_inputs(
+                    batch.L, hint_ab, mask, np.random.default_rng([position, 7]), (0.5, 0.5), regions=self.config.claim_regions
+                )
                 pinned = model(L, user_ab=colour.to(device), user_mask=claim.to(device), **extra)
                 scores.setdefault("psnr_user", []).extend(psnr_from_ab(L, pinned, rgb).tolist())
         return {k: float(np.mean(v)) for k, v in scores.items()}

@@ -15,8 +15,7 @@ import torch
 from core.hints import sample_hints_from_ab
 from core.user_edit import reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
 
-# Simulated claims are spread on the lightness alone (training batches carry no content
-# descriptors for the semantic guide), with the lightness edges as strong as the app's were before
+# Simulated claims are spread on the lightness alone (training batches carry no semantic guide), with the lightness edges as strong as the app's were before
 # it had the guide: 64 working pixels per 50 L units.
 CLAIM_SIGMA_S, CLAIM_SIGMA_R = 64.0, 50.0
 
@@ -189,12 +188,20 @@ def simulate_user_hints(
 
 
 def user_hint_inputs(
-    L: torch.Tensor, user_ab: torch.Tensor, user_mask: torch.Tensor, rng: np.random.Generator, reach: tuple[float, float] = (0.0, 1.0)
+    L: torch.Tensor,
+    user_ab: torch.Tensor,
+    user_mask: torch.Tensor,
+    rng: np.random.Generator,
+    reach: tuple[float, float] = (0.0, 1.0),
+    regions: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The simulated user's hints as a user-hint net reads them (core.user_edit.user_hint_planes,
     as the pipeline gives them): (colour (N, 2, H, W), claim (N, 1, H, W)). Each connected patch of
     ``user_mask`` is one click at its centre; each sample's clicks get one reach drawn from ``reach``
-    (the hint panel's slider), so the net learns what a claim of any reach means."""
+    (the hint panel's slider), so the net learns what a claim of any reach means. With ``regions``
+    the claims also fill the regions of the lightness they reach, as the app's claims do (there
+    without the semantic guide, which training batches do not carry); without, the claims end where
+    the edge-aware spread fades, as the shipped sub-net was trained."""
     from scipy.ndimage import center_of_mass, label
 
     colour, claim = torch.zeros_like(user_ab), torch.zeros_like(user_mask)
@@ -204,9 +211,7 @@ def user_hint_inputs(
             continue
         labels, count = label(pinned)
         centres = [(int(round(y)), int(round(x))) for y, x in center_of_mass(pinned, labels, range(1, count + 1))]
-        # Claims without the lightness's regions, as the shipped sub-net was trained (the app fills
-        # them; the net has not seen such claims): segmenting each sample would slow training.
-        weights = user_edit_weights(L[i, 0].float().numpy(), sigma_s=CLAIM_SIGMA_S, sigma_r=CLAIM_SIGMA_R, regions=False)
+        weights = user_edit_weights(L[i, 0].float().numpy(), sigma_s=CLAIM_SIGMA_S, sigma_r=CLAIM_SIGMA_R, regions=regions)
         influence = user_hint_influence(centres, weights, reach_theta(float(rng.uniform(*reach))))
         spread, claimed = user_hint_planes(user_ab[i].float().numpy(), user_mask[i].float().numpy(), weights, influence)
         colour[i], claim[i, 0] = torch.from_numpy(spread), torch.from_numpy(claimed)

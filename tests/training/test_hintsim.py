@@ -158,3 +158,21 @@ def test_user_hint_inputs_spread_each_click_over_its_claim():
     assert torch.allclose(colour[0, :, 11, 30], torch.tensor([30.0, -40.0]), atol=1.0)
     assert claim[1, 0, 21, 70] > 0.9 and claim[1, 0, 21, 5] < 0.2
     assert not claim[2].any() and not colour[2].any()  # no clicks, no claim
+
+
+def test_user_hint_inputs_with_regions_fill_the_clicked_region_as_the_app_does():
+    L = torch.full((1, 1, 80, 192), 5.0)
+    L[:, :, 16:64, 24:168] = 95.0  # a long box: a short claim fades before its far end
+    user_ab, user_mask = torch.zeros(1, 2, 80, 192), torch.zeros(1, 1, 80, 192)
+    user_ab[0, :, 38:41, 30:33], user_mask[0, :, 38:41, 30:33] = torch.tensor([25.0, 35.0])[:, None, None], 1.0
+    plain, plain_claim = user_hint_inputs(L, user_ab, user_mask, np.random.default_rng(0), (0.3, 0.3))
+    filled, filled_claim = user_hint_inputs(L, user_ab, user_mask, np.random.default_rng(0), (0.3, 0.3), regions=True)
+    box = torch.zeros(80, 192, dtype=torch.bool)
+    box[16:64, 24:168] = True
+    plain_claim, filled_claim = plain_claim[0, 0], filled_claim[0, 0]
+    assert filled_claim[box].min() > plain_claim[box].min() + 0.2  # the far end of the box is claimed
+    assert torch.all(filled_claim >= plain_claim - 1e-6)  # a region only raises the claim
+    near = torch.zeros_like(box)
+    near[13:67, 21:171] = True  # the segmentation's smoothing gives the edge's ramp a ring region of its own
+    assert filled_claim[~near].max() < 0.3 < filled_claim[box].min()  # the box is claimed, the rest barely
+    assert torch.allclose(filled[0, :, 40, 160], torch.tensor([25.0, 35.0]), atol=1.0)  # in the hint's colour
