@@ -441,3 +441,23 @@ def test_cli_nonsense_numbers_are_usage_errors(photo_library, tmp_path, capsys, 
 def test_finetune_batch_size_zero_is_a_usage_error(tmp_path, capsys):
     assert cli.main(["finetune", "--photos", str(tmp_path), "--batch-size", "0"]) == 2
     assert "--batch-size must be at least 1" in capsys.readouterr().err
+
+
+def test_an_anchor_teaches_the_samples_without_user_hints_its_own_output(small_config, tmp_path):
+    torch.manual_seed(0)
+    anchor = ColorNet(width=0.125, hint_fill=True, fill_residual=True, user_hints=True).eval()
+    path = save_weights(tmp_path / "anchor.pt", "colornet", anchor.model_args(), anchor.state_dict()).file
+    task = ColorNetTask(small_config(ColorNetConfig, anchor=str(path), user_hints=True))
+    L = torch.rand(3, 1, 32, 32) * 100
+    hints, mask = torch.zeros(3, 2, 32, 32), torch.zeros(3, 1, 32, 32)
+    hints[1, :, 5, 7], mask[1, :, 5, 7] = -20.0, 1.0  # sampled hints on the second sample
+    user_mask = torch.zeros(3, 1, 32, 32)
+    user_mask[2, :, 10:14, 10:14] = 1.0  # the user's hints on the third
+    truth = torch.randn(3, 2, 32, 32) * 20
+    target = task._anchored(truth, L, hints, mask, {}, user_mask)
+    with torch.no_grad():
+        torch.testing.assert_close(target[:2], anchor(L[:2], hints[:2], mask[:2]))
+    torch.testing.assert_close(target[2], truth[2])  # the user's samples keep the truth
+    assert not torch.equal(target[:2], truth[:2])
+    config = small_config(ColorNetConfig, "anchored", steps=2, user_hints=True, anchor=str(path))
+    assert Trainer(ColorNetTask(config), config).run().steps_done == 2
