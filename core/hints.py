@@ -61,6 +61,13 @@ def snap_ab(L: float, ab: Sequence[float]) -> tuple[float, float]:
     return snap_hint_to_gamut(Hint(0, 0, (float(ab[0]), float(ab[1]))), L).ab
 
 
+def working_centre(hint: Hint, original_size: tuple[int, int], working_size: tuple[int, int]) -> tuple[float, float]:
+    """Where ``hint``'s pixel centre falls at the working size, (x, y) in working pixels (sizes are
+    (width, height)): x_work = (x + 0.5) * w / W - 0.5. Its pixel is floor(c + 0.5) of each."""
+    (W, H), (w, h) = original_size, working_size
+    return (hint.x + 0.5) * w / W - 0.5, (hint.y + 0.5) * h / H - 0.5
+
+
 def rasterize_hints(
     hints: Iterable[Hint],
     original_size: tuple[int, int],
@@ -77,8 +84,7 @@ def rasterize_hints(
     mask = torch.zeros(1, h, w)
     sx, sy = w / W, h / H
     for hint in hints:
-        cx = (hint.x + 0.5) * sx - 0.5
-        cy = (hint.y + 0.5) * sy - 0.5
+        cx, cy = working_centre(hint, original_size, working_size)
         rx, ry = hint.radius * sx, hint.radius * sy
         x0, x1 = int(np.floor(cx - rx + 0.5)), int(np.floor(cx + rx + 0.5))
         y0, y1 = int(np.floor(cy - ry + 0.5)), int(np.floor(cy + ry + 0.5))

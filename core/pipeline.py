@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from core.color import lab_to_rgb, rgb_to_lab
 from core.config import ColorizerConfig
 from core.correspondence import Warp, reference_cells, soft_warp, warp_hints
-from core.hints import Hint, rasterize_hints, sample_hints_from_ab
+from core.hints import Hint, rasterize_hints, sample_hints_from_ab, working_centre
 from core.imageio import Photo
 from core.matching import (
     Matches,
@@ -278,11 +278,11 @@ def hint_centres(
     """The hints' centres as (y, x) working pixels (``size`` is (w, h)), as rasterize_hints maps them,
     the theta of each hint's reach (core.user_edit.reach_theta) and each hint's colour; hints off
     the photo are left out."""
-    (W, H), (w, h) = original_size, size
+    w, h = size
     centres, thetas, colours = [], [], []
     for hint in hints:
-        # floor(c + 0.5) as rasterize_hints rounds (Python's round takes halves to even)
-        x, y = int(np.floor((hint.x + 0.5) * w / W)), int(np.floor((hint.y + 0.5) * h / H))
+        # the pixel rasterize_hints centres the hint's patch on (Python's round takes halves to even)
+        x, y = (int(np.floor(c + 0.5)) for c in working_centre(hint, original_size, size))
         if 0 <= x < w and 0 <= y < h:
             centres.append((y, x))
             thetas.append(reach_theta(hint.reach))

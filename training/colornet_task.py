@@ -288,10 +288,9 @@ class ColorNetTask:
         if not bool(free.any()):
             return target
         if self._anchor is None:
-            data = load_weights(self.config.anchor, kind="colornet")
-            anchor = ColorNet(**data["model_args"])
-            anchor.load_state_dict(data["state_dict"])
-            self._anchor = anchor.eval().requires_grad_(False)
+            from training.pretrained import load_colornet
+
+            self._anchor = load_colornet(self.config.anchor)
         anchor = self._anchor.to(L.device)
         picked = {k: v[free] if torch.is_tensor(v) else tuple(m[free] for m in v) for k, v in semantics.items()}
         target = target.clone()

@@ -15,8 +15,9 @@ import torch
 from core.hints import sample_hints_from_ab
 from core.user_edit import reach_theta, user_edit_weights, user_hint_influence, user_hint_planes
 
-# Simulated claims are spread on the lightness alone (training batches carry no semantic guide), with the lightness edges as strong as the app's were before
-# it had the guide: 64 working pixels per 50 L units.
+# Simulated claims are spread on the lightness alone (training batches carry no semantic guide),
+# with the lightness edges as strong as the app's were before it had the guide: 64 working pixels
+# per 50 L units.
 CLAIM_SIGMA_S, CLAIM_SIGMA_R = 64.0, 50.0
 
 
