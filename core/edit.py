@@ -89,7 +89,10 @@ class Hint:
     (0 = one pixel; the patch is never smaller than one working-size pixel). ``id`` identifies the
     hint within its edit; 0 means "not yet numbered" and :class:`Edit` numbers it. ``reach`` says
     how far the hint's colour spreads over the region it lands in: 0 about the hint only, 1 the
-    whole region up to its edges (core.user_edit).
+    whole region up to its edges (core.user_edit). ``picked``: the colour was taken from the result
+    on screen where the hint was placed (a click with no colour chosen), so the hint holds what is
+    shown there and says nothing about the rest of the photo's colours; a colour the user gives it
+    makes it an ordinary hint.
     """
 
     x: float
@@ -98,6 +101,7 @@ class Hint:
     radius: float = 2.0
     id: int = 0
     reach: float = DEFAULT_REACH
+    picked: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "x", _number(self.x, "A hint's x", -1e9, 1e9))
@@ -109,6 +113,7 @@ class Hint:
         object.__setattr__(self, "radius", _number(self.radius, "A hint's radius", 0.0, MAX_HINT_RADIUS))
         object.__setattr__(self, "id", _integer(self.id, "A hint's id", 0, 2**53))
         object.__setattr__(self, "reach", _number(self.reach, "A hint's reach", 0.0, 1.0))
+        object.__setattr__(self, "picked", _flag(self.picked, "Whether a hint's colour was picked from the result"))
 
     @classmethod
     def from_rgb(
@@ -122,8 +127,9 @@ class Hint:
     def moved(self, x: float, y: float) -> "Hint":
         return replace(self, x=float(x), y=float(y))
 
-    def recoloured(self, ab: Sequence[float]) -> "Hint":
-        return replace(self, ab=(float(ab[0]), float(ab[1])))
+    def recoloured(self, ab: Sequence[float], picked: bool = False) -> "Hint":
+        """The hint in colour ``ab``: the user's colour, unless ``picked`` says it is still the one shown."""
+        return replace(self, ab=(float(ab[0]), float(ab[1])), picked=picked)
 
     def resized(self, radius: float) -> "Hint":
         return replace(self, radius=float(min(max(radius, 0.0), MAX_HINT_RADIUS)))
@@ -132,17 +138,22 @@ class Hint:
         return replace(self, reach=float(min(max(reach, 0.0), 1.0)))
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "x": self.x, "y": self.y, "ab": list(self.ab), "radius": self.radius, "reach": self.reach}
+        data = {"id": self.id, "x": self.x, "y": self.y, "ab": list(self.ab), "radius": self.radius, "reach": self.reach}
+        return {**data, "picked": True} if self.picked else data
 
     @classmethod
     def from_dict(cls, data: Any) -> "Hint":
-        """A hint from its JSON form ({"x", "y", "ab", "radius"?, "id"?, "reach"?}); EditError if malformed."""
+        """A hint from its JSON form ({"x", "y", "ab", "radius"?, "id"?, "reach"?, "picked"?}); EditError
+        if malformed."""
         if not isinstance(data, Mapping):
             raise EditError(f"A hint must be an object with x, y and ab, got {_shown(data)}.")
         missing = [key for key in ("x", "y", "ab") if key not in data]
         if missing:
             raise EditError(f"A hint lacks {', '.join(missing)}.")
-        return cls(data["x"], data["y"], data["ab"], data.get("radius", 2.0), data.get("id", 0), data.get("reach", DEFAULT_REACH))
+        return cls(
+            data["x"], data["y"], data["ab"], data.get("radius", 2.0), data.get("id", 0), data.get("reach", DEFAULT_REACH),
+            data.get("picked", False),
+        )
 
 
 @dataclass(frozen=True)

@@ -274,10 +274,11 @@ def warped_hints(
 
 def hint_centres(
     hints: Sequence[Hint], original_size: tuple[int, int], size: tuple[int, int]
-) -> tuple[list[tuple[int, int]], list[float], list[tuple[float, float]]]:
+) -> tuple[list[tuple[int, int]], list[float], list[tuple[float, float] | None]]:
     """The hints' centres as (y, x) working pixels (``size`` is (w, h)), as rasterize_hints maps them,
-    the theta of each hint's reach (core.user_edit.reach_theta) and each hint's colour; hints off
-    the photo are left out."""
+    the theta of each hint's reach (core.user_edit.reach_theta) and each hint's colour as a statement
+    about the photo's colours (None for a colour picked from the result: it only holds what was
+    shown); hints off the photo are left out."""
     w, h = size
     centres, thetas, colours = [], [], []
     for hint in hints:
@@ -286,7 +287,7 @@ def hint_centres(
         if 0 <= x < w and 0 <= y < h:
             centres.append((y, x))
             thetas.append(reach_theta(hint.reach))
-            colours.append(hint.ab)
+            colours.append(None if hint.picked else hint.ab)
     return centres, thetas, colours
 
 
@@ -358,7 +359,7 @@ class StageCache:
 
 def _hint_key(hints: Sequence[Hint]) -> tuple:
     """What of the hints the pipeline reads (ids are bookkeeping: renumbering reruns nothing)."""
-    return tuple((h.x, h.y, h.ab, h.radius, h.reach) for h in hints)
+    return tuple((h.x, h.y, h.ab, h.radius, h.reach, h.picked) for h in hints)
 
 
 class Pipeline:

@@ -162,7 +162,7 @@ def settle_hint_colours(stack: QUndoStack, document: EditDocument, hint_ids: Ite
     ids, provisional, ab = frozenset(hint_ids), tuple(provisional), (float(ab[0]), float(ab[1]))
 
     def settled(hints: tuple[Hint, ...]) -> tuple[Hint, ...]:
-        return tuple(h.recoloured(ab) if h.id in ids and h.ab == provisional else h for h in hints)
+        return tuple(h.recoloured(ab, picked=h.picked) if h.id in ids and h.ab == provisional else h for h in hints)
 
     for index in range(stack.count()):
         command = stack.command(index)

@@ -175,7 +175,8 @@ class HintTool(QObject):
         provisional = brush or (0.0, 0.0)
         if shown is not None:
             provisional = snap_ab(shown[0], brush if brush is not None else shown[1])
-        command = commands.AddHint(self.document, Hint(x, y, provisional, self.default_radius(), reach=self.reach))
+        hint = Hint(x, y, provisional, self.default_radius(), reach=self.reach, picked=brush is None)
+        command = commands.AddHint(self.document, hint)
         self.selected = command.hint_id
         self.undo_stack.push(command)
         if shown is not None:
@@ -202,7 +203,8 @@ class HintTool(QObject):
         brush = self.brush_ab
         shown = self._shown_colour(float(points[0][0]), float(points[0][1])) if brush is None else None
         provisional = brush or (snap_ab(shown[0], shown[1]) if shown is not None else (0.0, 0.0))
-        command = commands.AddStroke(self.document, [Hint(x, y, provisional, radius, reach=self.reach) for x, y in points])
+        hints = [Hint(x, y, provisional, radius, reach=self.reach, picked=brush is None) for x, y in points]
+        command = commands.AddStroke(self.document, hints)
         self.selected = None  # the panel keeps the brush: the next stroke paints in the same colour
         self.undo_stack.push(command)
         self.say(f"Stroke of {len(points)} hints", 2000)

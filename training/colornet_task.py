@@ -47,7 +47,7 @@ from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache, random_crops
 from training.engine import TrainConfig, step_rng
-from training.export import widened
+from training.export import grown
 from training.hintsim import HintSimulation, UserHintSimulation, hints_from_ab, simulate_hints, simulate_user_hints, user_hint_inputs
 from training.losses import ab_to_class, classification_loss, rebalancing_weights, weighted_huber
 
@@ -158,13 +158,22 @@ class ColorNetTask:
             if args.get("user_hints"):
                 self.config.user_hints = True
             args["user_hints"] = self.config.user_hints
+            # A wider net than the start (--width above its width) grows from it: the start's weights
+            # in the leading channels, fresh units beside them that feed nothing old at first.
+            args["width"] = max(float(args.get("width", 1.0)), self.config.width)
             model = ColorNet(**args)
-            state = dict(data["state_dict"])
-            first = "model1.0.weight"
-            own = model.state_dict()[first]
-            if self.config.user_hints and state[first].shape[1] < own.shape[1]:
-                # New user-hint inputs: their weights start at zero, so the output starts unchanged.
-                state[first] = widened(state[first], own)
+            own = model.state_dict()
+            transposed = {f"{name}.weight" for name, module in model.named_modules() if isinstance(module, nn.ConvTranspose2d)}
+            state = {}
+            for key, value in data["state_dict"].items():
+                # New user-hint inputs and new units start with zero weights into the old outputs,
+                # so the output starts unchanged.
+                if key in own and value.shape != own[key].shape:
+                    try:
+                        value = grown(value, own[key], transposed=key in transposed)
+                    except ValueError as error:
+                        raise ValueError(f"{self.config.init_from}: {key}: {error}") from None
+                state[key] = value
             missing, unexpected = model.load_state_dict(state, strict=False)
             new_parts = ("global_fusion.", "spatial_fusion.", "spatial_mix.")
             if unexpected or any(not key.startswith(new_parts) for key in missing):

@@ -77,6 +77,28 @@ def widened(base: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return grown
 
 
+def grown(base: torch.Tensor, like: torch.Tensor, transposed: bool = False) -> torch.Tensor:
+    """``base``, a layer of a narrower net, embedded in the shape of ``like``, the same layer of a
+    wider one (fresh from its initialiser): ``base``'s values in the leading corner, ``like``'s for
+    the new units, and zero from the new inputs to the old outputs. Grown layer by layer, the wide
+    net computes exactly what the narrow one did, and its new units start learning at once (Net2Net's
+    function-preserving widening, Chen et al. 2016, with fresh units instead of copies).
+    ``transposed``: the weight of a transposed convolution, shaped (in, out, ...)."""
+    if base.shape == like.shape:
+        return base.clone()
+    if base.dim() != like.dim() or any(b > n for b, n in zip(base.shape, like.shape)) or base.shape[2:] != like.shape[2:]:
+        raise ValueError(f"{tuple(base.shape)} cannot grow into {tuple(like.shape)}")
+    result = like.detach().clone()
+    result[tuple(slice(0, size) for size in base.shape)] = base
+    if base.dim() >= 2:
+        out_dim, in_dim = (1, 0) if transposed else (0, 1)
+        old_outputs = [slice(None)] * base.dim()
+        old_outputs[out_dim] = slice(0, base.shape[out_dim])
+        old_outputs[in_dim] = slice(base.shape[in_dim], None)
+        result[tuple(old_outputs)] = 0
+    return result
+
+
 def average_weights(tuned: dict[str, torch.Tensor], start: dict[str, torch.Tensor], share: float) -> dict[str, torch.Tensor]:
     """``share`` x ``tuned`` + (1 - ``share``) x ``start``, key by key (same architecture, except that
     a tensor of ``start`` may be narrower in its second dimension: new input channels, zero there)."""

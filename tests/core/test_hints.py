@@ -142,6 +142,13 @@ def test_dict_round_trip_and_edits():
     assert Hint.from_dict(hint.to_dict()) == hint
     assert Hint.from_dict({"x": 4, "y": 5, "ab": [-86, 83]}).radius == 2.0  # the default radius
     assert hint.moved(7, 8).x == 7 and hint.recoloured((1, 2)).ab == (1.0, 2.0)
+    # A colour picked from the result: kept through the JSON form and a move, gone with a colour
+    # the user gives; plain hints leave the key out of their JSON form.
+    pin = Hint(1.5, 2.5, (10, -20), picked=True)
+    assert Hint.from_dict(pin.to_dict()) == pin and pin.to_dict()["picked"] is True and "picked" not in hint.to_dict()
+    assert pin.moved(3, 4).picked and not pin.recoloured((1, 2)).picked and pin.recoloured((1, 2), picked=True).picked
+    with pytest.raises(EditError, match="picked"):
+        Hint.from_dict({"x": 4, "y": 5, "ab": [1, 2], "picked": "yes"})
     assert hint.resized(1000).radius == MAX_RADIUS and hint.resized(-3).radius == 0
     # The JSON form holds ab; a "color" (the CLI's hints-file form) is converted by that reader.
     with pytest.raises(EditError, match="lacks ab"):

@@ -119,6 +119,28 @@ def test_the_shipped_pipeline_gives_its_recorded_numbers(pipeline):
     assert shipped.palette(with_reference, 5) == [(200, 83, 46), (195, 90, 59), (115, 55, 47), (119, 90, 136), (129, 105, 80)]
 
 
+def test_a_pin_holds_the_colour_shown_and_adds_nothing_to_the_cast():
+    # A correction shifts the rest of the photo by its cast. A click that takes the colour now on
+    # screen inside the corrected region, given as a colour of the user's, restates the correction
+    # and moves the rest further; picked from the result, it holds the colour and moves nothing.
+    shipped = shipped_colorizer()
+    scene = skimage.data.astronaut()[::2, ::2].copy()
+    L = rgb_to_lab(torch.from_numpy(scene[:, :192]).permute(2, 0, 1).double() / 255)[0].float().numpy()
+    edit = Edit(shipped.hold(L, "target"), working_size=128, model=shipped.config.colornet)
+    automatic = shipped.preview(edit).ab
+    _, shown = shipped.preview(edit).colour_at(40, 40)
+    corrected = edit.with_hint(Hint(40, 40, (shown[0] + 8, shown[1] - 6), 3))
+    after = shipped.preview(corrected)
+    _, on_screen = after.colour_at(70, 10)  # inside the corrected region, in another colour
+    pinned = shipped.preview(corrected.with_hint(Hint(70, 10, on_screen, 3, picked=True))).ab
+    restated = shipped.preview(corrected.with_hint(Hint(70, 10, on_screen, 3))).ab
+    corner = (slice(None), 160, 10)  # far from both
+    assert np.hypot(*(after.ab[corner] - automatic[corner])) > 2.0  # the correction's cast
+    assert np.hypot(*(restated[corner] - after.ab[corner])) > 1.0
+    assert np.hypot(*(pinned[corner] - after.ab[corner])) < 0.1
+    assert hint_centres([Hint(40, 40, (1.0, 2.0), picked=True)], (192, 256), (128, 171))[2] == [None]
+
+
 def test_each_hint_centre_lies_under_its_own_patch():
     # Whole-pixel clicks on a 640 x 800 photo at working size 256 x 320, and half-pixel cases: the
     # centre the user edit reads is a pixel the hint's patch paints, at every radius.

@@ -69,6 +69,10 @@ def test_a_new_hints_colour_settles_without_an_undo_step(doc, stack):
     stack.push(commands.MoveHint(doc, 1, 6, 6, commands.new_gesture()))  # moved before the colour came
     commands.settle_hint_colour(stack, doc, 1, (0, 0), (12.5, -3.0))
     assert stack.count() == 2 and doc.edit.hint(1).ab == (12.5, -3.0)
+    stack.push(commands.AddHint(doc, Hint(7, 7, (0, 0), picked=True)))
+    commands.settle_hint_colour(stack, doc, 2, (0, 0), (4.0, 5.0))
+    assert doc.edit.hint(2).picked and doc.edit.hint(2).ab == (4.0, 5.0)  # still the colour shown
+    stack.undo()
     stack.undo()
     assert (doc.edit.hint(1).x, doc.edit.hint(1).ab) == (5, (12.5, -3.0))  # as if added with it
     stack.undo()

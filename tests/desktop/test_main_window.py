@@ -54,10 +54,16 @@ def test_new_hint_takes_the_predicted_colour_and_is_in_gamut(opened, qtbot):
     window = opened
     click_pixel(qtbot, window, 50, 60)
     assert window.edit.hints[0].ab == pytest.approx((5.0, 10.0), abs=0.01)  # the fake predicts (5, 10)
+    assert window.edit.hints[0].picked  # it holds the colour shown, it corrects nothing
     window.colour_panel.pick_ab((127.0, 127.0))  # far outside sRGB: snapped into the gamut at that L
     a, b = window.edit.hints[0].ab
     assert math.hypot(a, b) < math.hypot(127, 127)
+    assert not window.edit.hints[0].picked  # the user's colour now
     assert window.undo_stack.count() == 2
+    window.hint_tool.deselect()
+    window.colour_panel.pick_ab((-20.0, 30.0))  # a brush colour: the next hint is the user's colour
+    click_pixel(qtbot, window, 120, 30)
+    assert not window.edit.hints[1].picked
 
 
 def _click_without_waiting(qtbot, window, x, y):
@@ -83,6 +89,7 @@ def test_a_click_takes_the_colour_on_screen_at_once(opened, qtbot):
     assert window.edit.hints[1].ab == (0.0, 0.0)
     settle(qtbot, window)
     assert window.edit.hints[1].ab == pytest.approx((5.0, 10.0), abs=0.01)
+    assert window.edit.hints[0].picked and window.edit.hints[1].picked  # settling keeps it a pick
     assert window.undo_stack.count() == 2
 
 

@@ -46,7 +46,7 @@ def test_shift_drag_paints_one_colour_in_one_undo_step(opened, qtbot):
     window.document.changed.connect(changes.append)
     paint_stroke(qtbot, window, [(20, 40), (60, 50), (100, 60), (140, 60)])
     hints = window.edit.hints
-    assert len(hints) > 1 and len({h.ab for h in hints}) == 1
+    assert len(hints) > 1 and len({h.ab for h in hints}) == 1 and not any(h.picked for h in hints)
     assert {h.radius for h in hints} == {window.hint_tool.default_radius()} and {h.reach for h in hints} == {DEFAULT_REACH}
     assert (hints[0].x, hints[0].y) == (20, 40) and (hints[-1].x, hints[-1].y) == (140, 60)
     assert len(changes) == 1  # one change of the edit, so one preview, on release
@@ -66,6 +66,7 @@ def test_a_stroke_without_a_brush_colour_takes_the_models_colour_where_it_began(
     hints = window.edit.hints
     assert len(hints) > 1 and len({h.ab for h in hints}) == 1
     assert hints[0].ab == pytest.approx((5.0, 10.0), abs=0.01)  # what the fake predicts there
+    assert all(h.picked for h in hints)  # they hold the colour shown
     assert window.undo_stack.count() == 1
 
 

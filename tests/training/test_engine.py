@@ -246,6 +246,51 @@ def test_user_hint_inputs_added_to_shipped_weights_start_from_the_same_output(sm
         torch.testing.assert_close(grown(L, hints, mask, user_ab=hints, user_mask=mask), shipped(L, hints, mask))
 
 
+def _randomised_statistics(net: ColorNet) -> ColorNet:
+    """Batch-norm statistics and affine terms away from their defaults, as a trained net has them."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
+    return net
+
+
+def test_a_wider_net_grows_from_narrower_weights_and_starts_from_the_same_output(small_config, tmp_path):
+    torch.manual_seed(0)
+    narrow = _randomised_statistics(ColorNet(width=0.125, global_dim=1280, hint_fill=True, fill_residual=True, spatial_dims=(40, 112, 320))).eval()
+    path = save_weights(tmp_path / "narrow.pt", "colornet", narrow.model_args(), narrow.state_dict()).file
+    task = ColorNetTask(small_config(ColorNetConfig, init_from=str(path), width=0.25, user_hints=True))
+    wide = task.build_model().eval()
+    assert wide.width == 0.25 and task.config.width == 0.25 and wide.user_hints
+    assert wide.model4[0].weight.shape == (128, 64, 3, 3) and wide.model8up[0].weight.shape == (128, 64, 4, 4)
+    # The new units are live (fresh weights into them), only their weights into the old outputs are zero.
+    assert wide.model4[0].weight[64:].abs().sum() > 0
+    assert not wide.model4[0].weight[:64, 32:].any() and not wide.model8up[0].weight[64:, :32].any()
+    L = torch.rand(2, 1, 48, 48) * 100
+    hints, mask = torch.zeros(2, 2, 48, 48), torch.zeros(2, 1, 48, 48)
+    hints[:, :, 5, 7], mask[:, :, 5, 7] = -20.0, 1.0
+    fusion = {"global_features": torch.randn(2, 1280), "spatial_features": tuple(torch.randn(2, c, 48 // s, 48 // s) for c, s in ((40, 8), (112, 16), (320, 32)))}
+    with torch.no_grad():
+        ab, logits = wide(L, hints, mask, with_logits=True, **fusion)
+        ab_narrow, logits_narrow = narrow(L, hints, mask, with_logits=True, **fusion)
+    torch.testing.assert_close(ab, ab_narrow)
+    torch.testing.assert_close(logits, logits_narrow)
+    # It trains: after two steps the new units feed the output.
+    config = small_config(ColorNetConfig, steps=2, init_from=str(path), width=0.25)
+    trained = load_weights(Trainer(ColorNetTask(config), config).run().weights, kind="colornet")
+    assert trained["model_args"]["width"] == 0.25
+    assert trained["state_dict"]["model_out.0.weight"][:, 16:].abs().sum() > 0
+
+
+def test_a_narrower_width_than_the_start_keeps_the_start_s_width(small_config, tmp_path):
+    net = ColorNet(width=0.25)
+    path = save_weights(tmp_path / "wide.pt", "colornet", net.model_args(), net.state_dict()).file
+    task = ColorNetTask(small_config(ColorNetConfig, init_from=str(path), width=0.125))
+    assert task.build_model().width == 0.25
+
+
 def test_a_user_hint_run_trains_and_saves_the_user_inputs(small_config, tmp_path):
     config = small_config(ColorNetConfig, steps=2, user_hints=True, user_share=1.0, recolour_share=0.5)
     task = ColorNetTask(config)
