@@ -127,9 +127,11 @@ class Hint:
     def moved(self, x: float, y: float) -> "Hint":
         return replace(self, x=float(x), y=float(y))
 
-    def recoloured(self, ab: Sequence[float], picked: bool = False) -> "Hint":
-        """The hint in colour ``ab``: the user's colour, unless ``picked`` says it is still the one shown."""
-        return replace(self, ab=(float(ab[0]), float(ab[1])), picked=picked)
+    def recoloured(self, ab: Sequence[float], picked: bool | None = None) -> "Hint":
+        """The hint in colour ``ab``; ``picked`` says whether that colour is the one shown there (by
+        default: a new colour is the user's, the same colour keeps what the hint was)."""
+        ab = (float(ab[0]), float(ab[1]))
+        return replace(self, ab=ab, picked=(self.picked and ab == self.ab) if picked is None else picked)
 
     def resized(self, radius: float) -> "Hint":
         return replace(self, radius=float(min(max(radius, 0.0), MAX_HINT_RADIUS)))

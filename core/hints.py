@@ -142,7 +142,7 @@ def snap_hint_to_gamut(hint: Hint, lightness: float) -> Hint:
     L = torch.tensor([[[float(lightness)]]], dtype=torch.float64)
     ab = torch.tensor(hint.ab, dtype=torch.float64).view(2, 1, 1)
     snapped = snap_ab_to_gamut(L, ab)
-    return hint.recoloured((float(snapped[0, 0, 0]), float(snapped[1, 0, 0])))
+    return hint.recoloured((float(snapped[0, 0, 0]), float(snapped[1, 0, 0])), picked=hint.picked)
 
 
 def push_pull_fill(ab: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -197,7 +197,7 @@ class GamutView(QWidget):
 class HintColourPanel(QWidget):
     """The colour panel for the selected hint (or for the next hint when none is selected)."""
 
-    colour_picked = Signal(object, int)  # (a, b) snapped to the gamut, gesture
+    colour_picked = Signal(object, int, bool)  # (a, b) snapped to the gamut, gesture, the model's colour there
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -304,11 +304,11 @@ class HintColourPanel(QWidget):
         self.gamut.set_state(L, self._current, self._predicted, self._gamut)
 
     # -- choosing -----------------------------------------------------------------------------
-    def pick_ab(self, ab: tuple[float, float], gesture: int | None = None) -> tuple[float, float]:
+    def pick_ab(self, ab: tuple[float, float], gesture: int | None = None, from_model: bool = False) -> tuple[float, float]:
         snapped = snap_ab(self._lightness if self._lightness is not None else default_lightness(), ab)
         self._current = snapped
         self._refresh()
-        self.colour_picked.emit(snapped, gesture if gesture is not None else new_gesture())
+        self.colour_picked.emit(snapped, gesture if gesture is not None else new_gesture(), from_model)
         return snapped
 
     def pick_rgb(self, rgb: Sequence[int]) -> tuple[float, float]:
@@ -316,12 +316,12 @@ class HintColourPanel(QWidget):
 
     def _on_predicted_clicked(self) -> None:
         if self._predicted is not None:
-            self.pick_ab(self._predicted)
+            self.pick_ab(self._predicted, from_model=True)
 
     def _on_gamut_picked(self, a: float, b: float, gesture: int) -> None:
         self._current = (a, b)
         self._refresh()
-        self.colour_picked.emit((a, b), gesture)
+        self.colour_picked.emit((a, b), gesture, False)
 
     def _on_more_clicked(self) -> None:
         start = QColor(*ab_to_rgb8(self._lightness, self._current)) if self._current and self._lightness is not None else QColor(128, 128, 128)

@@ -105,8 +105,11 @@ class MoveHint(_OneHintEdit):
 class RecolourHint(_OneHintEdit):
     merge_id = 102
 
-    def __init__(self, document: EditDocument, hint_id: int, ab: tuple[float, float], gesture: int | None = None) -> None:
-        super().__init__(document, document.edit.hint(hint_id).recoloured(ab), "Change hint colour", gesture)
+    def __init__(
+        self, document: EditDocument, hint_id: int, ab: tuple[float, float], gesture: int | None = None, picked: bool | None = None
+    ) -> None:
+        """``picked``: the colour is the one the result shows there (Hint.recoloured)."""
+        super().__init__(document, document.edit.hint(hint_id).recoloured(ab, picked), "Change hint colour", gesture)
 
 
 class ResizeHint(_OneHintEdit):

@@ -203,8 +203,7 @@ class HintTool(QObject):
         brush = self.brush_ab
         shown = self._shown_colour(float(points[0][0]), float(points[0][1])) if brush is None else None
         provisional = brush or (snap_ab(shown[0], shown[1]) if shown is not None else (0.0, 0.0))
-        hints = [Hint(x, y, provisional, radius, reach=self.reach, picked=brush is None) for x, y in points]
-        command = commands.AddStroke(self.document, hints)
+        command = commands.AddStroke(self.document, [Hint(x, y, provisional, radius, reach=self.reach) for x, y in points])
         self.selected = None  # the panel keeps the brush: the next stroke paints in the same colour
         self.undo_stack.push(command)
         self.say(f"Stroke of {len(points)} hints", 2000)
@@ -273,11 +272,13 @@ class HintTool(QObject):
         if hint is not None and hint.reach != reach:
             self.undo_stack.push(commands.SetHintReach(self.document, hint.id, reach, gesture))
 
-    def _on_colour_picked(self, ab, gesture: int) -> None:
+    def _on_colour_picked(self, ab, gesture: int, from_model: bool = False) -> None:
+        """A colour from the panel: the selected hint's (the model's colour there makes it a pin,
+        Hint.picked; another colour the user's), else the brush for new hints."""
         ab = (float(ab[0]), float(ab[1]))
         hint = self._selected_hint()
         if hint is not None:
-            self.undo_stack.push(commands.RecolourHint(self.document, hint.id, ab, gesture))
+            self.undo_stack.push(commands.RecolourHint(self.document, hint.id, ab, gesture, picked=True if from_model else None))
             rgb = self._marker_rgb(self.edit.hint(hint.id))
         else:
             self.brush_ab = ab

@@ -7,7 +7,8 @@ be taken from its checkpoint ``last.pt`` (``--checkpoint``). ``--average START.p
 instead A x the run's weights + (1 - A) x the weights it was fine-tuned from (a weight-space
 ensemble, Wortsman et al. 2022, *Robust fine-tuning of zero-shot models*): between the two nets'
 behaviours, often better than both. Input weights the starting net lacks (user-hint channels) count
-as zero there.
+as zero there, and a run grown wider than its start (``--width``) averages with the start grown the
+same way (:func:`grown`).
 """
 
 from __future__ import annotations
@@ -62,19 +63,9 @@ def export_run(
         start = load_weights(average)
         if start["kind"] != kind:
             raise ValueError(f"{average} holds {start['kind']} weights, the run {kind} weights")
-        state_dict = average_weights(state_dict, start["state_dict"], share)
+        state_dict = average_weights(state_dict, start["state_dict"], share, _transposed(kind, model_args))
         info["average"] = {"start": Path(average).name, "share": share}
     return save_weights(out, kind, model_args, state_dict, info, register_as=name)
-
-
-def widened(base: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``base`` zero-padded in its second dimension to the shape of ``like``: a layer's weights from
-    a net with fewer input channels (new inputs, e.g. the user-hint channels, start at zero)."""
-    if base.dim() < 2 or base.shape[0] != like.shape[0] or base.shape[2:] != like.shape[2:] or base.shape[1] > like.shape[1]:
-        raise ValueError(f"{tuple(base.shape)} cannot grow into {tuple(like.shape)}")
-    grown = torch.zeros_like(like)
-    grown[:, : base.shape[1]] = base
-    return grown
 
 
 def grown(base: torch.Tensor, like: torch.Tensor, transposed: bool = False) -> torch.Tensor:
@@ -99,9 +90,22 @@ def grown(base: torch.Tensor, like: torch.Tensor, transposed: bool = False) -> t
     return result
 
 
-def average_weights(tuned: dict[str, torch.Tensor], start: dict[str, torch.Tensor], share: float) -> dict[str, torch.Tensor]:
+def _transposed(kind: str, model_args: dict) -> frozenset[str]:
+    """The keys of a net's transposed-convolution weights (shaped (in, out, ...)), for :func:`grown`."""
+    if kind != "colornet":
+        return frozenset()
+    from core.models import ColorNet
+
+    net = ColorNet(**model_args)
+    return frozenset(f"{name}.weight" for name, module in net.named_modules() if isinstance(module, torch.nn.ConvTranspose2d))
+
+
+def average_weights(
+    tuned: dict[str, torch.Tensor], start: dict[str, torch.Tensor], share: float, transposed: frozenset[str] = frozenset()
+) -> dict[str, torch.Tensor]:
     """``share`` x ``tuned`` + (1 - ``share``) x ``start``, key by key (same architecture, except that
-    a tensor of ``start`` may be narrower in its second dimension: new input channels, zero there)."""
+    ``start`` may be narrower: new input channels, or a net grown from it; :func:`grown` embeds it
+    so that it computes what it did, and ``transposed`` names the weights shaped (in, out, ...))."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"the share of the fine-tuned weights must be within 0 and 1, got {share}")
     if set(tuned) != set(start):
@@ -111,7 +115,7 @@ def average_weights(tuned: dict[str, torch.Tensor], start: dict[str, torch.Tenso
         base = start[key]
         if base.shape != value.shape:
             try:
-                base = widened(base, value)
+                base = grown(base, value, transposed=key in transposed)
             except ValueError as error:
                 raise ValueError(f"{key}: {error}") from None
         mixed[key] = torch.lerp(base.float(), value.float(), share).to(value.dtype) if value.is_floating_point() else value.clone()

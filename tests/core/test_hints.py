@@ -147,6 +147,7 @@ def test_dict_round_trip_and_edits():
     pin = Hint(1.5, 2.5, (10, -20), picked=True)
     assert Hint.from_dict(pin.to_dict()) == pin and pin.to_dict()["picked"] is True and "picked" not in hint.to_dict()
     assert pin.moved(3, 4).picked and not pin.recoloured((1, 2)).picked and pin.recoloured((1, 2), picked=True).picked
+    assert pin.recoloured((10, -20)).picked and not hint.recoloured((10, -20)).picked  # the same colour again
     with pytest.raises(EditError, match="picked"):
         Hint.from_dict({"x": 4, "y": 5, "ab": [1, 2], "picked": "yes"})
     assert hint.resized(1000).radius == MAX_RADIUS and hint.resized(-3).radius == 0

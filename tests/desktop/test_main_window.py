@@ -625,11 +625,11 @@ def test_picker_colours_and_recent_list(opened, qtbot, photos):
     wait_for_preview(qtbot, window)
     click_pixel(qtbot, window, 60, 60)
     window.colour_panel.palette_buttons[1].click()
-    assert window.edit.hints[0].ab != pytest.approx((0, 0))
+    assert window.edit.hints[0].ab != pytest.approx((0, 0)) and not window.edit.hints[0].picked
     assert window.colour_panel.recent_buttons and window.settings.recent_colours()
     before = window.edit.hints[0].ab
     window.colour_panel.predicted_button.click()
-    assert window.edit.hints[0].ab != before
+    assert window.edit.hints[0].ab != before and window.edit.hints[0].picked  # the model's colour: a pin again
     assert window.undo_stack.count() == 4  # reference, hint, palette colour, predicted colour
 
 

@@ -94,3 +94,32 @@ def test_export_averages_a_run_with_its_start(small_config, tmp_path):
     key = next(k for k, v in tuned.items() if v.is_floating_point() and v.abs().sum() > 0)
     assert torch.allclose(data["state_dict"][key], tuned[key] / 2)
     assert data["metadata"]["average"] == {"start": "start.pt", "share": 0.5}
+
+
+def test_a_grown_run_averages_with_its_narrower_start(small_config, tmp_path):
+    # The start, grown the same way, computes what it did: at share 0 the average is the start's net.
+    from core.models import ColorNet
+    from core.networks import load_colornet
+
+    torch.manual_seed(1)
+    narrow = ColorNet(width=0.125, hint_fill=True, fill_residual=True).eval()
+    for module in narrow.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
+    start = save_weights(tmp_path / "narrow.pt", "colornet", narrow.model_args(), narrow.state_dict()).file
+    config = small_config(ColorNetConfig, steps=2, init_from=str(start), width=0.25)
+    run = Trainer(ColorNetTask(config), config).run().weights.parent
+    L = torch.rand(1, 1, 32, 32) * 100
+    hints, mask = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32)
+    hints[:, :, 9, 4], mask[:, :, 9, 4] = 30.0, 1.0
+    outputs = {}
+    for share in (0.0, 0.5):
+        export_run(run, tmp_path / f"soup{share}.pt", average=start, share=share)
+        net, _ = load_colornet(str(tmp_path / f"soup{share}.pt"))
+        assert net.width == 0.25
+        with torch.no_grad():
+            outputs[share] = net.eval()(L, hints, mask)
+    with torch.no_grad():
+        torch.testing.assert_close(outputs[0.0], narrow(L, hints, mask))
+    assert not torch.allclose(outputs[0.5], outputs[0.0])
