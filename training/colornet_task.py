@@ -47,7 +47,7 @@ from core.models import ColorNet, EfficientNetLite0Encoder
 from core.weights import DEFAULT_DECODER, load_weights, save_weights
 from training.data import CropSampler, PhotoCache, random_crops
 from training.engine import TrainConfig, step_rng
-from training.export import grown
+from training.export import grown, transposed_weights
 from training.hintsim import HintSimulation, UserHintSimulation, hints_from_ab, simulate_hints, simulate_user_hints, user_hint_inputs
 from training.losses import ab_to_class, classification_loss, rebalancing_weights, weighted_huber
 
@@ -163,7 +163,7 @@ class ColorNetTask:
             args["width"] = max(float(args.get("width", 1.0)), self.config.width)
             model = ColorNet(**args)
             own = model.state_dict()
-            transposed = {f"{name}.weight" for name, module in model.named_modules() if isinstance(module, nn.ConvTranspose2d)}
+            transposed = transposed_weights(model)
             state = {}
             for key, value in data["state_dict"].items():
                 # New user-hint inputs and new units start with zero weights into the old outputs,
@@ -301,9 +301,9 @@ class ColorNetTask:
 
             self._anchor = load_colornet(self.config.anchor)
         anchor = self._anchor.to(L.device)
-        picked = {k: v[free] if torch.is_tensor(v) else tuple(m[free] for m in v) for k, v in semantics.items()}
+        theirs = {k: v[free] if torch.is_tensor(v) else tuple(m[free] for m in v) for k, v in semantics.items()}
         target = target.clone()
-        target[free] = anchor(L[free], hint_ab[free], mask[free], **picked).float()
+        target[free] = anchor(L[free], hint_ab[free], mask[free], **theirs).float()
         return target
 
     @torch.no_grad()

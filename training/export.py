@@ -90,14 +90,18 @@ def grown(base: torch.Tensor, like: torch.Tensor, transposed: bool = False) -> t
     return result
 
 
+def transposed_weights(net: torch.nn.Module) -> frozenset[str]:
+    """The keys of ``net``'s transposed-convolution weights (shaped (in, out, ...)), for :func:`grown`."""
+    return frozenset(f"{name}.weight" for name, module in net.named_modules() if isinstance(module, torch.nn.ConvTranspose2d))
+
+
 def _transposed(kind: str, model_args: dict) -> frozenset[str]:
-    """The keys of a net's transposed-convolution weights (shaped (in, out, ...)), for :func:`grown`."""
+    """:func:`transposed_weights` of the net a weights file of ``kind`` with ``model_args`` holds."""
     if kind != "colornet":
         return frozenset()
     from core.models import ColorNet
 
-    net = ColorNet(**model_args)
-    return frozenset(f"{name}.weight" for name, module in net.named_modules() if isinstance(module, torch.nn.ConvTranspose2d))
+    return transposed_weights(ColorNet(**model_args))
 
 
 def average_weights(
