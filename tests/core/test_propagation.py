@@ -9,11 +9,13 @@ from core.propagation import edge_aware_filter, edge_weights, influence, propaga
 from core.user_edit import (
     CAST_DOUBT,
     CAST_LIMIT,
+    CAST_LOCAL_DOUBT,
     USER_THETA,
     agreed_cast,
     compose_user_edit,
     extend_over_regions,
     lightness_regions,
+    local_cast,
     reach_theta,
     region_fill,
     semantic_guide,
@@ -163,8 +165,12 @@ def test_a_correction_shifts_the_rest_of_the_photo_by_its_cast():
     base[1] = 10.0
     hint_ab, mask = _hint(40, 60, 20, 10, ab=(9.0, -2.0))  # 15 ab units from the base
     out = compose_user_edit(base, hint_ab, mask, [(20, 10)], weights)
-    cast = agreed_cast([[9.0, -12.0]], [[9.0, -2.0]], [1.0])
-    np.testing.assert_allclose(out[:, 20, 55], base[:, 20, 55] + cast, atol=0.05)  # across the edge
+    cast = local_cast([[9.0, -12.0]], [[9.0, -2.0]], [1.0], [(20, 10)], L, None, base)
+    np.testing.assert_allclose(out[:, 20, 55], base[:, 20, 55] + cast[:, 20, 55], atol=0.05)  # across the edge
+    # Edge weights that carry no lightness (an older caller) shift the rest by the photo-wide cast.
+    plain = edge_weights(L, 64, 6, 2)
+    far = compose_user_edit(base, hint_ab, mask, [(20, 10)], plain)
+    np.testing.assert_allclose(far[:, 20, 55], base[:, 20, 55] + agreed_cast([[9.0, -12.0]], [[9.0, -2.0]], [1.0]), atol=0.05)
     np.testing.assert_allclose(out[:, 20, 10], (9.0, -2.0))  # the hint itself
     # Measured from the colours before the hint: where the base already carries the hint's colour
     # (a sub-net that reads the hints), a recolouring casts nothing.
@@ -174,6 +180,51 @@ def test_a_correction_shifts_the_rest_of_the_photo_by_its_cast():
     np.testing.assert_allclose(out[:, 20, 55], base[:, 20, 55], atol=1e-4)
     with pytest.raises(ValueError):
         compose_user_edit(recoloured, hint_ab, mask, [(20, 10)], weights, before_ab=base[:, :10])
+
+
+def test_a_correction_moves_things_like_it_and_the_rest_by_the_photo_wide_cast():
+    L = _two_halves()
+    change, colour = np.array([[9.0, -12.0]]), [[9.0, -2.0]]  # 15 ab units: a correction
+    prior = agreed_cast(change, colour, [1.0])
+    cast = local_cast(change, colour, [1.0], [(20, 10)], L)
+    weight = (1 - (15.0 / CAST_LIMIT) ** 2) ** 2
+    np.testing.assert_allclose(cast[:, 20, 10], (weight * change[0] + CAST_LOCAL_DOUBT * prior) / (weight + CAST_LOCAL_DOUBT), rtol=1e-5)
+    along = cast.reshape(2, -1).T @ change[0] / (change[0] @ change[0])  # share of the change taken
+    assert along.reshape(40, 60)[:, :30].min() > 0.6  # the same lightness, anywhere on the left
+    np.testing.assert_allclose(cast[:, 0, 59], prior, atol=0.2)  # far and of another lightness: the photo-wide cast
+    assert np.hypot(*prior) < 3.5
+    # A recolouring pulls nothing; a hint kept local neither.
+    np.testing.assert_array_equal(local_cast([[CAST_LIMIT, 0.0]], [[50.0, 0.0]], [1.0], [(20, 10)], L), 0.0)
+    np.testing.assert_array_equal(local_cast(change, colour, [0.0], [(20, 10)], L), 0.0)
+
+
+def test_corrections_that_disagree_each_move_their_own_kind_of_thing():
+    # The automatic colours are off one way on the dark half and the other way on the light half:
+    # the photo-wide cast of the two corrections is nothing, the local cast follows each.
+    L = _two_halves()
+    changes, colours = [[10.0, 0.0], [-10.0, 0.0]], [[10.0, 5.0], [-10.0, 5.0]]
+    assert abs(agreed_cast(changes, colours, [1.0, 1.0])[0]) < 1e-9
+    cast = local_cast(changes, colours, [1.0, 1.0], [(20, 10), (20, 50)], L)
+    assert cast[0, :, :30].min() > 5.0 and cast[0, :, 30:].max() < -5.0
+    # The colour shown before the hints tells things of one lightness apart as well.
+    flat, shown = np.full((40, 60), 50.0, np.float32), np.zeros((2, 40, 60), np.float32)
+    shown[0, :, 30:] = 20.0
+    plain = local_cast(changes[:1], colours[:1], [1.0], [(20, 10)], flat)
+    seen = local_cast(changes[:1], colours[:1], [1.0], [(20, 10)], flat, None, shown)
+    assert seen[0, 20, 50] < 0.5 * plain[0, 20, 50] and seen[0, 20, 20] == pytest.approx(plain[0, 20, 20], rel=1e-4)
+
+
+def test_a_strokes_hints_pull_as_one():
+    L = _two_halves()
+    one = local_cast([[6.0, 8.0]], [[1.0, 2.0]], [1.0], [(20, 10)], L)
+    stroke = local_cast([[6.0, 8.0]] * 5, [[1.0, 2.0]] * 5, [1.0] * 5, [(20, 10)] * 5, L)
+    np.testing.assert_allclose(stroke, one, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError):
+        local_cast([[6.0, 8.0]], [[1.0, 2.0]], [1.0], [(20, 60)], L)  # outside the photo
+    with pytest.raises(ValueError):
+        local_cast([[6.0, 8.0]], [[1.0, 2.0]], [1.0], [(20, 10)], L, np.zeros((3, 40, 59)))
+    with pytest.raises(ValueError):
+        local_cast([[6.0, 8.0]], [[1.0, 2.0]], [1.0, 1.0], [(20, 10)], L)
 
 
 def test_the_cast_takes_each_hints_own_colour():
