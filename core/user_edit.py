@@ -343,19 +343,28 @@ def local_cast(
         if not (0 <= y < height and 0 <= x < width):
             raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
     reach = CAST_REACH * min(height, width)
-    rows = torch.arange(height, dtype=torch.float32)[:, None].expand(height, width) / reach
-    cols = torch.arange(width, dtype=torch.float32)[None, :].expand(height, width) / reach
-    planes = [rows, cols, torch.from_numpy(lightness) / CAST_LIGHTNESS]
-    if guide is not None:
-        planes.extend(torch.from_numpy(np.nan_to_num(np.asarray(guide, dtype=np.float32))) / CAST_GUIDE)
-    if shown is not None:
-        planes.extend(torch.from_numpy(np.nan_to_num(np.asarray(shown, dtype=np.float32))) / CAST_COLOUR)
-    features = torch.stack(planes, dim=-1).reshape(height * width, -1)  # (pixels, F)
-    at = features[[int(centres[i][0]) * width + int(centres[i][1]) for i in used]]  # (n, F)
-    pull = torch.exp(-0.5 * torch.cdist(features, at).square()) * torch.from_numpy(weight[used].astype(np.float32))
-    shift = pull @ torch.from_numpy(changes[used].astype(np.float32)) + CAST_LOCAL_DOUBT * torch.from_numpy(prior.astype(np.float32))
-    cast = shift / (pull.sum(1, keepdim=True) + CAST_LOCAL_DOUBT)
-    return np.ascontiguousarray(cast.T.reshape(2, height, width).numpy(), dtype=np.float32)
+    planes = [  # (F, pixels), channels first: the distances below are one matrix product
+        (torch.arange(height, dtype=torch.float32) / reach)[:, None].expand(height, width).reshape(1, -1),
+        (torch.arange(width, dtype=torch.float32) / reach)[None, :].expand(height, width).reshape(1, -1),
+        torch.from_numpy(lightness).reshape(1, -1) / CAST_LIGHTNESS,
+    ]
+    for extra, step in ((guide, CAST_GUIDE), (shown, CAST_COLOUR)):
+        if extra is not None:
+            extra = torch.from_numpy(np.asarray(extra, dtype=np.float32))
+            planes.append(torch.nan_to_num(extra.reshape(len(extra), -1)) / step)
+    features = torch.cat(planes)
+    at = features[:, [int(centres[i][0]) * width + int(centres[i][1]) for i in used]]  # (F, n)
+    # log pull = log weight - |f - a|^2 / 2 = [log weight - |a|^2 / 2, -1/2, a] . [1, |f|^2, f]: one
+    # matrix product and an exponential in place, with no (n, pixels) temporaries in between.
+    pixels = torch.cat((torch.ones(1, height * width), features.square().sum(0, keepdim=True), features))
+    log_weight = torch.from_numpy(np.log(weight[used]).astype(np.float32))
+    rows = torch.cat(((log_weight - 0.5 * at.square().sum(0))[:, None], torch.full((len(used), 1), -0.5), at.T), dim=1)
+    # (Rounding can leave a squared distance a little below zero: no pull exceeds the largest weight.)
+    pull = torch.mm(rows, pixels).clamp_max_(log_weight.max().item()).exp_()  # (n, pixels)
+    shift = torch.from_numpy(changes[used].T.astype(np.float32)) @ pull  # (2, pixels)
+    prior_shift = CAST_LOCAL_DOUBT * torch.from_numpy(prior.astype(np.float32))[:, None]
+    cast = (shift + prior_shift) / (pull.sum(0) + CAST_LOCAL_DOUBT)
+    return np.ascontiguousarray(cast.reshape(2, height, width).numpy(), dtype=np.float32)
 
 
 def _mean_about(ab: np.ndarray, y: int, x: int) -> np.ndarray:
