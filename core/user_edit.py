@@ -76,6 +76,7 @@ CAST_REACH = 0.47  # share of the short side at which a correction's pull on a p
 CAST_LIGHTNESS = 15.0  # L units: the same for a lightness step
 CAST_GUIDE = 1.5  # semantic guide steps (its standard deviations): the same for a step in what things are
 CAST_COLOUR = 5.0  # ab units: the same for a step in the colour shown before the hints
+CAST_BLOCK = 64  # hints whose pulls are computed at once (a stroke's at most)
 CAST_LOCAL_DOUBT = 0.05  # pull of the photo-wide cast (agreed_cast), against 1 for a full-weight correction at its own pixel
 
 
@@ -359,11 +360,16 @@ def local_cast(
     pixels = torch.cat((torch.ones(1, height * width), features.square().sum(0, keepdim=True), features))
     log_weight = torch.from_numpy(np.log(weight[used]).astype(np.float32))
     rows = torch.cat(((log_weight - 0.5 * at.square().sum(0))[:, None], torch.full((len(used), 1), -0.5), at.T), dim=1)
-    # (Rounding can leave a squared distance a little below zero: no pull exceeds the largest weight.)
-    pull = torch.mm(rows, pixels).clamp_max_(log_weight.max().item()).exp_()  # (n, pixels)
-    shift = torch.from_numpy(changes[used].T.astype(np.float32)) @ pull  # (2, pixels)
-    prior_shift = CAST_LOCAL_DOUBT * torch.from_numpy(prior.astype(np.float32))[:, None]
-    cast = (shift + prior_shift) / (pull.sum(0) + CAST_LOCAL_DOUBT)
+    moves = torch.from_numpy(changes[used].T.astype(np.float32))  # (2, n)
+    shift = CAST_LOCAL_DOUBT * torch.from_numpy(prior.astype(np.float32))[:, None].repeat(1, height * width)
+    total = torch.full((height * width,), CAST_LOCAL_DOUBT)
+    for start in range(0, len(used), CAST_BLOCK):  # a few strokes' hundreds of hints in bounded memory
+        block = slice(start, start + CAST_BLOCK)
+        # (Rounding can leave a squared distance a little below zero: no pull exceeds the largest weight.)
+        pull = torch.mm(rows[block], pixels).clamp_max_(log_weight.max().item()).exp_()  # (block, pixels)
+        shift += moves[:, block] @ pull
+        total += pull.sum(0)
+    cast = shift / total
     return np.ascontiguousarray(cast.reshape(2, height, width).numpy(), dtype=np.float32)
 
 

@@ -214,6 +214,16 @@ def test_corrections_that_disagree_each_move_their_own_kind_of_thing():
     assert seen[0, 20, 50] < 0.5 * plain[0, 20, 50] and seen[0, 20, 20] == pytest.approx(plain[0, 20, 20], rel=1e-4)
 
 
+def test_the_cast_of_many_hints_is_the_same_in_blocks(monkeypatch):
+    rng = np.random.default_rng(3)
+    L = _two_halves()
+    changes, colours = rng.normal(scale=8.0, size=(20, 2)), rng.normal(scale=20.0, size=(20, 2))
+    centres = [tuple(c) for c in rng.integers(0, 40, size=(20, 2))]
+    whole = local_cast(changes, colours, [1.0] * 20, centres, L)
+    monkeypatch.setattr("core.user_edit.CAST_BLOCK", 3)
+    np.testing.assert_allclose(local_cast(changes, colours, [1.0] * 20, centres, L), whole, rtol=1e-5, atol=1e-5)
+
+
 def test_a_strokes_hints_pull_as_one():
     L = _two_halves()
     one = local_cast([[6.0, 8.0]], [[1.0, 2.0]], [1.0], [(20, 10)], L)
