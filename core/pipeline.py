@@ -647,7 +647,8 @@ class Pipeline:
     def user_weights(self, job: Job) -> UserEditWeights:
         """The edge weights the user's hints spread with: the lightness's edges and those of what
         things are (the photo's content descriptors as a core.user_edit.semantic_guide), with the
-        lightness's regions their claims fill (core.user_edit.lightness_regions)."""
+        lightness's regions their claims fill (core.user_edit.lightness_regions), and the lightness
+        and guide that say which things are alike for the corrections (core.user_edit.local_cast)."""
         key = (job.target.key, job.working_size, job.model)
 
         def run() -> UserEditWeights:  # what it reads first, so that only its own work is timed
@@ -666,8 +667,10 @@ class Pipeline:
         reruns with the user's hints in their own channels (the references' hints inside the claims
         left out): trained to carry a true colour where the photo's content says it belongs, and a
         new colour over its region only. Without one, the references' colours step aside for the
-        automatic ones and no network runs. Beyond the claims, the colours shift by the cast the
-        hints agree on, measured against the result without them (core.user_edit.agreed_cast)."""
+        automatic ones and no network runs. Beyond the claims, the colours follow the corrections
+        (hints near the colour shown), measured against the result without them: most on things
+        like the corrected ones, and by the cast the hints agree on elsewhere
+        (core.user_edit.local_cast, core.user_edit.agreed_cast)."""
 
         def run() -> torch.Tensor:
             L = self.lightness(job)

@@ -24,8 +24,8 @@ sleeve.
 Beyond the claims the colours shift by the cast the hints agree on (:func:`agreed_cast`,
 :func:`local_cast`): a hint near the colour the photo showed there before any hint corrects the
 photo's colours (the automatic colours tend to be off, and differently on different things), so
-things like it (near, as light, of the same kind) follow it, the rest a little, and several
-corrections that agree, more; a hint of a clearly new colour recolours one thing and moves nothing
+things like it (near, as light, of the same kind, shown in a like colour) follow it, things unlike
+it less, down to the cast the hints agree on, and several corrections that agree, more; a hint of a clearly new colour recolours one thing and moves nothing
 beyond it.
 
 A sub-net with a user-hint input reads the hints as :func:`user_hint_planes`: their colours spread
@@ -63,7 +63,7 @@ REGION_GUIDE_COMPONENTS = 1  # cut by all three: recolour F1 0.703 / 0.715 (dev 
 # evaluation: 1 / 10 hints 24.64 / 26.75 dB without it, 25.10 / 27.83 with it, recolour unchanged.
 # A limit of 40 gave 25.29 / 28.09, but moved the rest of the photo by up to 4.4 units for one hint.
 CAST_LIMIT = 30.0  # ab change from which a hint recolours one thing and says nothing of the rest
-CAST_DOUBT = 2.0  # statements' worth of doubt: one correction moves the rest by 3.3 ab units at most
+CAST_DOUBT = 2.0  # statements' worth of doubt: one correction's photo-wide cast is 3.3 ab units at most
 CAST_SAME = 1.0  # ab units within which two hints' colours are one statement (well under a just-noticeable step)
 # (4 units chained the true colours of different things into one: ten hints 27.53 dB against 27.83)
 # Where a correction applies beyond its claim (local_cast): an affinity on where a pixel is, how
@@ -275,9 +275,9 @@ def agreed_cast(changes: np.ndarray, colours: np.ndarray, fills: Sequence[float]
     CAST_SAME ab units), such as a stroke's or a colour taken from another hint, are one statement:
     its weight is their mean weight, its change their weighted mean change. The cast is the
     statements' weighted sum of changes over their total weight plus CAST_DOUBT: one correction
-    moves the rest of the photo by 3.3 ab units at most, several that agree by most of their mean
-    change."""
-    changes = np.asarray(changes, dtype=np.float64).reshape(-1, 2)
+    casts 3.3 ab units at most, several that agree most of their mean change. (It is what the
+    photo shifts by far from the corrections and unlike them: :func:`local_cast`.)"""
+    changes = np.nan_to_num(np.asarray(changes, dtype=np.float64).reshape(-1, 2))
     colours = np.asarray(colours, dtype=np.float64).reshape(-1, 2)
     fills = np.asarray(fills, dtype=np.float64).reshape(-1)
     if not len(changes) == len(colours) == len(fills):
@@ -315,14 +315,18 @@ def local_cast(
     the short side), lightness (CAST_LIGHTNESS), what they show (CAST_GUIDE) and the colour shown
     (CAST_COLOUR); the photo-wide cast pulls with CAST_LOCAL_DOUBT, and each pixel takes the
     weighted mean. So the automatic colours' error, which differs between the sky and a face, is
-    corrected where each correction was made and on things like it, and a lone correction still
-    moves things unlike it by the few units of the photo-wide cast. The hints of one statement (a
-    stroke) share their statement's weight. A recolouring (a change of CAST_LIMIT or more) pulls
+    corrected where each correction was made and on things like it. A lone correction is trusted
+    far: a pixel about two and a half steps away from its hint's pixel (some 37 L units, 12 ab
+    units of colour shown, 3.7 guide steps or 1.2 short sides, or a mix) still follows a
+    full-weight correction by half its change, and only beyond falls back to the few units of the
+    photo-wide cast. The hints of one
+    statement (a stroke) share their statement's weight, as in :func:`agreed_cast` (a recolouring
+    among them included). A recolouring (a change of CAST_LIMIT or more) pulls
     nothing."""
-    changes = np.asarray(changes, dtype=np.float64).reshape(-1, 2)
+    changes = np.nan_to_num(np.asarray(changes, dtype=np.float64).reshape(-1, 2))
     colours = np.asarray(colours, dtype=np.float64).reshape(-1, 2)
     fills = np.asarray(fills, dtype=np.float64).reshape(-1)
-    lightness = np.asarray(lightness, dtype=np.float32)
+    lightness = np.nan_to_num(np.asarray(lightness, dtype=np.float32))
     if lightness.ndim != 2:
         raise ValueError(f"lightness must be shaped (H, W), got {lightness.shape}")
     height, width = lightness.shape
@@ -365,8 +369,9 @@ def local_cast(
     total = torch.full((height * width,), CAST_LOCAL_DOUBT)
     for start in range(0, len(used), CAST_BLOCK):  # a few strokes' hundreds of hints in bounded memory
         block = slice(start, start + CAST_BLOCK)
-        # (Rounding can leave a squared distance a little below zero: no pull exceeds the largest weight.)
-        pull = torch.mm(rows[block], pixels).clamp_max_(log_weight.max().item()).exp_()  # (block, pixels)
+        # (Rounding can leave a squared distance a little below zero: no pull exceeds its weight.)
+        logs = torch.mm(rows[block], pixels)
+        pull = torch.minimum(logs, log_weight[block, None], out=logs).exp_()  # (block, pixels)
         shift += moves[:, block] @ pull
         total += pull.sum(0)
     cast = shift / total
@@ -429,7 +434,9 @@ def compose_user_edit(
     changes = np.reshape([np.asarray(colours[i], np.float64) - _mean_about(before, *centres[i]) for i in kept], (-1, 2))
     kept_colours, fills = np.reshape([colours[i] for i in kept], (-1, 2)), [region_fill(thetas[i]) for i in kept]
     lightness = getattr(weights, "lightness", None)
-    if lightness is not None and lightness.shape == base_ab.shape[1:]:
+    if lightness is not None and lightness.shape != base_ab.shape[1:]:
+        raise ValueError(f"the weights describe a {lightness.shape} photo, the colours are {base_ab.shape[1:]}")
+    if lightness is not None:
         at = [centres[i] for i in kept]
         cast = local_cast(changes, kept_colours, fills, at, lightness, getattr(weights, "guide", None), before)
     else:

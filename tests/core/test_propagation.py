@@ -214,6 +214,36 @@ def test_corrections_that_disagree_each_move_their_own_kind_of_thing():
     assert seen[0, 20, 50] < 0.5 * plain[0, 20, 50] and seen[0, 20, 20] == pytest.approx(plain[0, 20, 20], rel=1e-4)
 
 
+def test_the_cast_reads_what_things_are_and_the_colours_shown_before_the_hints():
+    # One lightness on both sides of a cut; a correction on the left. What tells the right side
+    # apart from the corrected thing is either the guide or the colour shown before the hints:
+    # compose_user_edit must hand both to local_cast (else the right side follows by about half).
+    height, width, change = 40, 60, np.array([9.0, -12.0])  # 15 ab units: a correction
+    base = np.zeros((2, height, width), np.float32)
+    base[1] = 10.0
+    hint_ab, mask = _hint(height, width, 20, 10, ab=(9.0, -2.0))
+    prior = agreed_cast([change], [[9.0, -2.0]], [1.0])
+
+    guide = np.full((1, height, width), -3.0, np.float32)
+    guide[:, :, 30:] = 3.0  # two kinds of thing of one grey
+    weights = user_edit_weights(np.full((height, width), 30.0, np.float32), guide, sigma_s=64, sigma_r=6)
+    share = lambda out, y, x: (out[:, y, x] - base[:, y, x]) @ change / (change @ change)  # of the change taken
+    out = compose_user_edit(base, hint_ab, mask, [(20, 10)], weights)
+    assert share(out, 20, 55) < 0.4  # the prior's 0.22 and a little of the claim's spread (0.58 without the guide)
+    assert share(out, 2, 25) > 0.6  # the left side: its own thing
+    assert np.hypot(*prior) / np.hypot(*change) == pytest.approx(0.22, abs=0.01)
+
+    L = np.full((height, width), 30.0, np.float32)
+    L[:, 29:31] = 0.0  # a dark line keeps the claim on the left
+    before = base.copy()
+    before[0, :, 31:] = 20.0  # the right side was shown in another colour before the hint
+    weights = user_edit_weights(L, sigma_s=64, sigma_r=6)
+    out = compose_user_edit(base, hint_ab, mask, [(20, 10)], weights, before_ab=before)
+    np.testing.assert_allclose(out[:, 20, 55] - base[:, 20, 55], prior, atol=0.1)  # (0.52 of the change if read from the base)
+    with pytest.raises(ValueError):
+        compose_user_edit(base[:, :, :50], hint_ab[:, :, :50], mask[:, :, :50], [(20, 10)], weights)
+
+
 def test_the_cast_of_many_hints_is_the_same_in_blocks(monkeypatch):
     rng = np.random.default_rng(3)
     L = _two_halves()
