@@ -190,7 +190,7 @@ def test_a_correction_moves_things_like_it_and_the_rest_by_the_photo_wide_cast()
     weight = (1 - (15.0 / CAST_LIMIT) ** 2) ** 2
     np.testing.assert_allclose(cast[:, 20, 10], (weight * change[0] + CAST_LOCAL_DOUBT * prior) / (weight + CAST_LOCAL_DOUBT), rtol=1e-5)
     along = cast.reshape(2, -1).T @ change[0] / (change[0] @ change[0])  # share of the change taken
-    assert along.reshape(40, 60)[:, :30].min() > 0.6  # the same lightness, anywhere on the left
+    assert along.reshape(40, 60)[:, :30].min() > 0.4  # the same lightness, anywhere on the left (the prior: 0.22)
     np.testing.assert_allclose(cast[:, 0, 59], prior, atol=0.2)  # far and of another lightness: the photo-wide cast
     assert np.hypot(*prior) < 3.5
     # A recolouring pulls nothing; a hint kept local neither.
@@ -205,13 +205,15 @@ def test_corrections_that_disagree_each_move_their_own_kind_of_thing():
     changes, colours = [[10.0, 0.0], [-10.0, 0.0]], [[10.0, 5.0], [-10.0, 5.0]]
     assert abs(agreed_cast(changes, colours, [1.0, 1.0])[0]) < 1e-9
     cast = local_cast(changes, colours, [1.0, 1.0], [(20, 10), (20, 50)], L)
-    assert cast[0, :, :30].min() > 5.0 and cast[0, :, 30:].max() < -5.0
+    assert cast[0, :, :30].min() > 4.5 and cast[0, :, 30:].max() < -4.5
     # The colour shown before the hints tells things of one lightness apart as well.
     flat, shown = np.full((40, 60), 50.0, np.float32), np.zeros((2, 40, 60), np.float32)
     shown[0, :, 30:] = 20.0
     plain = local_cast(changes[:1], colours[:1], [1.0], [(20, 10)], flat)
     seen = local_cast(changes[:1], colours[:1], [1.0], [(20, 10)], flat, None, shown)
-    assert seen[0, 20, 50] < 0.5 * plain[0, 20, 50] and seen[0, 20, 20] == pytest.approx(plain[0, 20, 20], rel=1e-4)
+    prior = agreed_cast(changes[:1], colours[:1], [1.0])
+    assert seen[0, 20, 50] == pytest.approx(prior[0], abs=0.01) and plain[0, 20, 50] > prior[0] + 0.5
+    assert seen[0, 20, 20] == pytest.approx(plain[0, 20, 20], rel=1e-4)
 
 
 def test_the_cast_reads_what_things_are_and_the_colours_shown_before_the_hints():
