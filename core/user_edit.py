@@ -291,7 +291,12 @@ def agreed_cast(changes: np.ndarray, colours: np.ndarray, fills: Sequence[float]
     weight = _cast_weights(changes, fills)
     if not weight.any():
         return np.zeros(2)
-    statement = _statements(colours)
+    return _statements_cast(changes, weight, _statements(colours))
+
+
+def _statements_cast(changes: np.ndarray, weight: np.ndarray, statement: np.ndarray) -> np.ndarray:
+    """:func:`agreed_cast` from the hints' changes (n, 2), their cast weights (n,, not all zero) and
+    their statements' labels (n,)."""
     total = np.bincount(statement, weight)
     shift = np.stack([np.bincount(statement, weight * changes[:, i]) for i in range(2)], axis=1)
     mean_weight = total / np.bincount(statement)
@@ -340,21 +345,21 @@ def local_cast(
         raise ValueError(f"guide must be shaped (C, {height}, {width}), got {np.shape(guide)}")
     if shown is not None and np.shape(shown) != (2, height, width):
         raise ValueError(f"the colours shown must be shaped (2, {height}, {width}), got {np.shape(shown)}")
-    prior = agreed_cast(changes, colours, fills)
     weight = _cast_weights(changes, fills)
-    if not weight.any():
-        return np.broadcast_to(prior.astype(np.float32)[:, None, None], (2, height, width)).copy()
+    if not weight.any():  # nothing corrects: no cast anywhere
+        return np.zeros((2, height, width), dtype=np.float32)
     statement = _statements(colours)
+    prior = _statements_cast(changes, weight, statement)  # agreed_cast, its statements found once
     weight = weight / np.bincount(statement)[statement]  # a statement weighs as one hint
     used = np.flatnonzero(weight > 0)
     for i in used:
         y, x = centres[i]
         if not (0 <= y < height and 0 <= x < width):
             raise ValueError(f"hint centre {(y, x)} lies outside the {height}x{width} image")
-    reach = CAST_REACH * min(height, width)
+    step = CAST_REACH * min(height, width)  # working pixels
     planes = [  # (F, pixels), channels first: the distances below are one matrix product
-        (torch.arange(height, dtype=torch.float32) / reach)[:, None].expand(height, width).reshape(1, -1),
-        (torch.arange(width, dtype=torch.float32) / reach)[None, :].expand(height, width).reshape(1, -1),
+        (torch.arange(height, dtype=torch.float32) / step)[:, None].expand(height, width).reshape(1, -1),
+        (torch.arange(width, dtype=torch.float32) / step)[None, :].expand(height, width).reshape(1, -1),
         torch.from_numpy(lightness).reshape(1, -1) / CAST_LIGHTNESS,
     ]
     for extra, step in ((guide, CAST_GUIDE), (shown, CAST_COLOUR)):
