@@ -78,7 +78,7 @@ def parse_hint(text: str) -> Hint:
 
 
 def read_hints_file(path: Path) -> list[Hint]:
-    """Hints from JSON: ``{"hints": [{"x", "y", "color": "#rrggbb" | "ab": [a, b], "radius"?, "reach"?}]}``
+    """Hints from JSON: ``{"hints": [{"x", "y", "color": "#rrggbb" | "ab": [a, b], "radius"?, "reach"?, "picked"?}]}``
     (or the bare list). UsageError, naming the file and the hint, for anything else."""
     entries = _hint_entries(path, _read_json(path))
     hints = []
@@ -123,6 +123,7 @@ def _hint_from_json(entry: object) -> Hint:
             if not isinstance(entry["color"], str):
                 raise EditError(f"its colour must be a text like \"#aa3322\", got {entry['color']!r:.40}")
             hint = Hint.from_rgb(entry["x"], entry["y"], entry["color"], entry.get("radius", 2.0), reach=entry.get("reach", DEFAULT_REACH))
+            hint = replace(hint, picked=entry.get("picked", False))  # validated as in the "ab" form
         else:
             hint = Hint.from_dict(entry)
     except ValueError as exc:

@@ -221,6 +221,15 @@ def test_bad_hints_files_are_usage_errors(tmp_path, photos, capsys, content, pro
     assert not list(photos.glob("*-colour*"))
 
 
+def test_hints_files_say_picked_in_either_colour_form(tmp_path):
+    path = tmp_path / "hints.json"
+    path.write_text('[{"x": 5, "y": 6, "color": "#3a5fcd", "picked": true}, {"x": 1, "y": 2, "ab": [1, 2], "picked": true}, {"x": 1, "y": 2, "color": "#3a5fcd"}]')
+    assert [hint.picked for hint in read_hints_file(path)] == [True, True, False]
+    path.write_text('[{"x": 5, "y": 6, "color": "#3a5fcd", "picked": "yes"}]')
+    with pytest.raises(cli.UsageError, match="hint 1 is invalid"):
+        read_hints_file(path)
+
+
 def test_hints_file_accepts_a_bare_list(tmp_path):
     path = tmp_path / "hints.json"
     path.write_text('[{"x": 5, "y": 6, "ab": [1, 2]}]')
