@@ -10,9 +10,9 @@ truth three ways:
 - against grey: mean PSNR of both, and the share of photos whose colours score below grey (a
   confident wrong colour costs more than none);
 - against the best *one* correction per photo, chosen knowing the truth: the single ab shift added
-  everywhere (the photo-wide cast), and the single chroma gain. Their PSNR is what a net that only
-  got each photo's overall cast right would add: how much of the loss is one photo-wide error, and
-  how much lies in the colours of single things;
+  everywhere (the photo-wide cast), and the single chroma gain. Their PSNR is what the same colours
+  would score with each photo's overall cast put right: how much of the loss is one photo-wide
+  error, and how much lies in the colours of single things;
 - against itself at a few global chroma gains: PSNR and colourfulness (Hasler-Suesstrunk, as a
   share of the truth's, as heirloom-eval reports it), so whether more colour costs PSNR here.
 

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from training.evaluate import GrayMethod, HeirloomMethod, evaluate
+from training.baselines import GrayMethod
+from training.evaluate import HeirloomMethod, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
