@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from training.evaluate import HeirloomMethod, heirloom_factory, load_eval_photos, score  # noqa: E402
-from training.metrics import colorfulness  # noqa: E402
+from training.evaluate import HeirloomMethod, heirloom_factory, load_eval_photos, rebuild_rgb  # noqa: E402
+from training.metrics import colorfulness, psnr  # noqa: E402
 
-GAINS = (0.8, 0.9, 1.0, 1.05, 1.1)
+GAINS = (0.8, 0.9, 1.0, 1.05, 1.1)  # 1.0: the automatic colours themselves
 WORST = 8
 
 
@@ -58,17 +58,21 @@ def measure(photo_dir: str | Path, limit: int | None = None, colornet: str | Non
     for photo in photos:
         L, truth = photo.lab[0], photo.lab[1:]
         ab = np.asarray(method.predict(L, None, ()), dtype=np.float32)
+
+        def psnr_of(colours: np.ndarray) -> float:
+            return psnr(rebuild_rgb(L, colours), photo.rgb)
+
         row = {
             "name": photo.name,
-            "auto": score(L, ab, photo.rgb)["psnr"],
-            "grey": score(L, np.zeros_like(ab), photo.rgb)["psnr"],
-            "best_shift": score(L, ab + best_shift(ab, truth), photo.rgb)["psnr"],
-            "best_gain": score(L, ab * best_gain(ab, truth), photo.rgb)["psnr"],
+            "grey": psnr_of(np.zeros_like(ab)),
+            "best_shift": psnr_of(ab + best_shift(ab, truth)),
+            "best_gain": psnr_of(ab * best_gain(ab, truth)),
             "truth_colourfulness": colorfulness(photo.rgb),
         }
-        for gain in GAINS:
-            scores = score(L, ab * gain, photo.rgb)
-            row[f"gain_{gain}"] = (scores["psnr"], scores["colorfulness"])
+        for gain in GAINS:  # as heirloom-eval scores them: PSNR and colourfulness of the rebuilt RGB
+            rgb = rebuild_rgb(L, ab * gain)
+            row[f"gain_{gain}"] = (psnr(rgb, photo.rgb), colorfulness(rgb))
+        row["auto"] = row["gain_1.0"][0]
         rows.append(row)
     truth_colour = float(np.mean([r["truth_colourfulness"] for r in rows]))
     by_gain = {

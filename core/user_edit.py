@@ -362,10 +362,10 @@ def local_cast(
         (torch.arange(width, dtype=torch.float32) / step)[None, :].expand(height, width).reshape(1, -1),
         torch.from_numpy(lightness).reshape(1, -1) / CAST_LIGHTNESS,
     ]
-    for extra, step in ((guide, CAST_GUIDE), (shown, CAST_COLOUR)):
+    for extra, unit in ((guide, CAST_GUIDE), (shown, CAST_COLOUR)):
         if extra is not None:
             extra = torch.from_numpy(np.asarray(extra, dtype=np.float32))
-            planes.append(torch.nan_to_num(extra.reshape(len(extra), -1)) / step)
+            planes.append(torch.nan_to_num(extra.reshape(len(extra), -1)) / unit)
     features = torch.cat(planes)
     at = features[:, [int(centres[i][0]) * width + int(centres[i][1]) for i in used]]  # (F, n)
     # log pull = log weight - |f - a|^2 / 2 = [log weight - |a|^2 / 2, -1/2, a] . [1, |f|^2, f]: one
@@ -444,9 +444,9 @@ def compose_user_edit(
     changes = np.reshape([np.asarray(colours[i], np.float64) - _mean_about(before, *centres[i]) for i in kept], (-1, 2))
     kept_colours, fills = np.reshape([colours[i] for i in kept], (-1, 2)), [region_fill(thetas[i]) for i in kept]
     lightness = getattr(weights, "lightness", None)
-    if lightness is not None and lightness.shape != base_ab.shape[1:]:
-        raise ValueError(f"the weights describe a {lightness.shape} photo, the colours are {base_ab.shape[1:]}")
     if lightness is not None:
+        if lightness.shape != base_ab.shape[1:]:
+            raise ValueError(f"the weights describe a {lightness.shape} photo, the colours are {base_ab.shape[1:]}")
         at = [centres[i] for i in kept]
         cast = local_cast(changes, kept_colours, fills, at, lightness, getattr(weights, "guide", None), before)
     else:

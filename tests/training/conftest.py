@@ -1,9 +1,14 @@
 """Shared set-up for the training tests: one CPU thread, a tiny photo library built from scikit-image's
-sample photos, small configs, and weights folders that point at temporary directories."""
+sample photos, small configs, weights folders that point at temporary directories, and the
+benchmark scripts loaded as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from types import ModuleType
+from typing import Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -16,6 +21,23 @@ from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
 torch.set_num_threads(1)
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load_benchmark(name: str) -> ModuleType:
+    """benchmarks/<name>.py as a module (registered in sys.modules, as its dataclasses need)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_benchmark() -> Callable[[str], ModuleType]:
+    """The loader of the benchmark scripts: ``load_benchmark("gpu_session")`` is benchmarks/gpu_session.py."""
+    return _load_benchmark
 
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina")
 PHOTO_SIDE = 72  # above the library scan's 64-pixel minimum

@@ -3,10 +3,6 @@ report on real photos is consistent with heirloom-eval's scores of the same colo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,16 +11,10 @@ from skimage import data as skdata
 from training.baselines import GrayMethod
 from training.evaluate import HeirloomMethod, evaluate
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def headroom():
-    spec = importlib.util.spec_from_file_location("auto_headroom", ROOT / "benchmarks" / "auto_headroom.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["auto_headroom"] = module
-    spec.loader.exec_module(module)
-    return module
+def headroom(load_benchmark):
+    return load_benchmark("auto_headroom")
 
 
 def test_the_best_shift_and_gain_undo_a_cast_and_a_fade(headroom):

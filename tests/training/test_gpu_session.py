@@ -3,9 +3,7 @@ session on the CPU (timing probe, a run sized to the budget, the summary it writ
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +11,10 @@ import pytest
 
 from core.weights import load_weights
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def session():
-    spec = importlib.util.spec_from_file_location("gpu_session", ROOT / "benchmarks" / "gpu_session.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_session"] = module
-    spec.loader.exec_module(module)
-    return module
+def session(load_benchmark):
+    return load_benchmark("gpu_session")
 
 
 def test_a_slice_keeps_folders_and_stays_under_its_size(session, photo_library, tmp_path):
